@@ -1,0 +1,149 @@
+"""REQUIREMENTS.md section 2, authentication: Kerberos with constrained delegation, or CredSSP
+(A1-A5)."""
+
+from lmready.catalogue import Severity, applies_only_if, check, fail, require
+from lmready.estate import HostView, PairView
+from lmready.facts import (
+    UAC_TRUSTED_FOR_DELEGATION,
+    UAC_TRUSTED_TO_AUTH_FOR_DELEGATION,
+    AuthenticationType,
+)
+from lmready.windows import WINDOWS_SERVER_2025, os_name
+
+MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
+
+
+@check(
+    "LMR-021",
+    ref="A1",
+    title="Both ends use the policy's migration authentication type",
+    severity=Severity.HIGH,
+    area="auth",
+    fix="set-migration-authentication",
+)
+def test_authentication_type(pair: PairView):
+    wrong = [
+        f"{end} {end.facts.migration.authentication_type}"
+        for end in (pair.src, pair.dst)
+        if end.facts.migration.authentication_type != end.policy.authentication
+    ]
+    expected = pair.src.policy.authentication
+    require(
+        not wrong,
+        observed=", ".join(wrong),
+        expected=f"{expected} on both hosts",
+        fix=f"Set-VMHost -VirtualMachineMigrationAuthenticationType {expected} on "
+        + " and ".join(w.split()[0] for w in wrong),
+    )
+
+
+def _kerberos_pair(pair: PairView) -> None:
+    auth = {str(e.facts.migration.authentication_type) for e in (pair.src, pair.dst)}
+    applies_only_if(auth == {"Kerberos"}, "Kerberos on both hosts", f"{'/'.join(sorted(auth))}")
+
+
+def _missing_delegation(frm: HostView, to: HostView) -> list[str]:
+    account = frm.account
+    if account is None:
+        return [f"{frm} has no computer account in {frm.facts.domain}"]
+    have = {v.lower() for v in account.allowed_to_delegate_to}
+    short, fqdn = to.facts.computer_name, to.facts.fqdn
+    missing = [
+        f"{service}/{name}"
+        for service in (MIGRATION_SERVICE, "cifs")
+        for name in (short, fqdn)
+        if f"{service}/{name}".lower() not in have
+    ]
+    if not account.user_account_control & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
+        missing.append('"use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)')
+    return [f"{frm}: {m}" for m in missing]
+
+
+@check(
+    "LMR-022",
+    ref="A2",
+    title="Kerberos constrained delegation between the two computer accounts",
+    severity=Severity.HIGH,
+    area="delegation",
+    fix="add-constrained-delegation",
+    directory="required",
+)
+def test_constrained_delegation(pair: PairView):
+    _kerberos_pair(pair)
+    missing = _missing_delegation(pair.src, pair.dst) + _missing_delegation(pair.dst, pair.src)
+    require(
+        not missing,
+        observed="missing " + "; ".join(missing),
+        expected=f"each account delegates {MIGRATION_SERVICE} and cifs to the other, short name and "
+        "FQDN, with any authentication protocol",
+        fix="in Active Directory Users and Computers, Delegation tab of each computer account, add "
+        "the missing services with 'Use any authentication protocol'; then klist purge -li 0x3e7 "
+        "on both hosts",
+    )
+
+
+@check(
+    "LMR-023",
+    ref="A3",
+    title="Kerberos delegation across domains needs another mechanism",
+    severity=Severity.LOW,
+    area="delegation",
+)
+def test_cross_domain_kerberos(pair: PairView):
+    _kerberos_pair(pair)
+    s, d = pair.src.facts.domain, pair.dst.facts.domain
+    applies_only_if(s.lower() != d.lower(), "hosts in different domains", f"both in {s}")
+    fail(
+        observed=f"Kerberos between {s} and {d}",
+        expected="classic constrained delegation only reaches services in the account's own domain",
+        fix="use resource-based constrained delegation (msDS-AllowedToActOnBehalfOfOtherIdentity "
+        "on the destination) or CredSSP with migrations started on the source host",
+    )
+
+
+@check(
+    "LMR-024",
+    ref="A4",
+    title="CredSSP limits: start on the source host; broken by Credential Guard",
+    severity=Severity.LOW,
+    area="auth",
+)
+def test_credssp_limits(host: HostView):
+    auth = host.facts.migration.authentication_type
+    applies_only_if(auth == AuthenticationType.CREDSSP, "CredSSP", f"{auth}")
+    if host.facts.os.build >= WINDOWS_SERVER_2025 and host.facts.credential_guard_running is not False:
+        fail(
+            observed=f"CredSSP on {os_name(host.facts.os.build)}, where Credential Guard is on by default",
+            expected="Kerberos with constrained delegation",
+            fix=f"Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos on {host} and "
+            "configure constrained delegation",
+            severity=Severity.HIGH,
+        )
+    fail(
+        observed="CredSSP",
+        expected="migrations started from a session on the source host (remote starts fail with 0x8009030E)",
+        fix="start migrations on the source host itself, or switch to Kerberos with constrained delegation",
+    )
+
+
+@check(
+    "LMR-025",
+    ref="A5",
+    title="No unconstrained Kerberos delegation on the host account",
+    severity=Severity.MEDIUM,
+    area="delegation",
+    directory="optional",
+)
+def test_no_unconstrained_delegation(host: HostView):
+    applies_only_if(
+        host.domain is not None, "a directory entry for the host's domain", f"none for {host.facts.domain}"
+    )
+    account = host.account
+    applies_only_if(account is not None, "a computer account", "none found")
+    require(
+        not account.user_account_control & UAC_TRUSTED_FOR_DELEGATION,
+        observed=f"{account.sam_account_name} trusted for delegation to any service (0x80000)",
+        expected="no unconstrained delegation",
+        fix="switch the account to constrained delegation ('Trust this computer for delegation to "
+        "specified services only')",
+    )

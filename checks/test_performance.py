@@ -1,0 +1,65 @@
+"""REQUIREMENTS.md section 2, performance: TCP/IP, compression or SMB (P1-P2)."""
+
+from lmready.catalogue import Severity, applies_only_if, check, fail, require
+from lmready.estate import PairView
+from lmready.facts import PerformanceOption
+
+
+@check(
+    "LMR-031",
+    ref="P1",
+    title="Both ends use the policy's migration performance option",
+    severity=Severity.MEDIUM,
+    area="performance",
+    fix="set-migration-performance",
+)
+def test_performance_option(pair: PairView):
+    wrong = [
+        end
+        for end in (pair.src, pair.dst)
+        if end.facts.migration.performance_option != end.policy.performance
+    ]
+    expected = pair.src.policy.performance
+    require(
+        not wrong,
+        observed=", ".join(f"{e} {e.facts.migration.performance_option}" for e in wrong),
+        expected=f"{expected} on both hosts",
+        fix=f"Set-VMHost -VirtualMachineMigrationPerformanceOption {expected} on "
+        + " and ".join(str(e) for e in wrong),
+    )
+
+
+@check(
+    "LMR-032",
+    ref="P2",
+    title="SMB migrations: TCP 445 reachable, SMB Multichannel, RDMA",
+    severity=Severity.LOW,
+    area="performance",
+)
+def test_smb_transport(pair: PairView):
+    options = {e.facts.migration.performance_option for e in (pair.src, pair.dst)}
+    applies_only_if(
+        PerformanceOption.SMB in options,
+        "the SMB performance option",
+        "/".join(sorted(str(o) for o in options)),
+    )
+    problems, severity = [], Severity.LOW
+    probes = [p for p in pair.src.facts.probes if p.dst == pair.dst.name and p.port == 445]
+    if probes and not any(p.open for p in probes):
+        problems.append(f"TCP 445 closed from {pair.src} to {pair.dst} ({probes[0].address})")
+        severity = Severity.HIGH
+    for end in (pair.src, pair.dst):
+        if not end.facts.smb.multichannel_enabled:
+            problems.append(f"SMB Multichannel off on {end}")
+        if not end.facts.smb.rdma_enabled:
+            problems.append(f"no RDMA adapter on {end} (no SMB Direct)")
+            if end.policy.require_rdma:
+                severity = max(severity, Severity.MEDIUM)
+    if problems:
+        fail(
+            observed="; ".join(problems),
+            expected="TCP 445 open to the destination, SMB Multichannel on, RDMA on both for SMB Direct",
+            fix="open TCP 445 on the migration network, Set-SmbClientConfiguration "
+            "-EnableMultiChannel $true, Enable-NetAdapterRdma on the migration adapters",
+            severity=severity,
+        )

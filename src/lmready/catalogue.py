@@ -1,0 +1,163 @@
+"""Check metadata, and the two ways a check reports: a failure that reads as a sentence, or a skip
+whose reason says which condition did not hold."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Areas double as pytest markers: `pytest -m delegation`.
+AREAS = {
+    "rights": "operator and directory rights (R1)",
+    "role": "Hyper-V role, OS and management tools (R2, R5)",
+    "versions": "VM configuration versions (R3)",
+    "domain": "domain membership and trusts (R4)",
+    "auth": "migration authentication: Kerberos or CredSSP (A1, A3, A4)",
+    "delegation": "Kerberos constrained delegation in Active Directory (A2, A3, A5)",
+    "performance": "migration performance option and SMB (P1, P2)",
+    "network": "migration networks, isolation, reachability (N1-N6, X5)",
+    "compatibility": "what the destination must offer the VMs (X1-X4)",
+}
+
+
+# "required": facts of every involved host's domain must be at hand, or the check is an error;
+# "optional": the check copes with a domain the inventory has no directory entry for.
+DIRECTORY_NEEDS = ("none", "optional", "required")
+
+
+class Severity(IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity '{text}'; use one of {names}") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    id: str
+    ref: str
+    title: str
+    severity: Severity
+    area: str
+    scope: str  # "host" or "pair"
+    fix: str | None  # name in lmready.fixes.FIXES, or None
+    directory: str  # DIRECTORY_NEEDS: does the check read Active Directory facts?
+    func: Callable[..., Any]
+
+    @property
+    def name(self) -> str:
+        return self.func.__name__
+
+
+def check(
+    id: str,
+    *,
+    ref: str,
+    title: str,
+    severity: Severity,
+    area: str,
+    fix: str | None = None,
+    directory: str = "none",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a compliance check. Its first parameter, ``host`` or ``pair``, sets its scope."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        params = list(inspect.signature(func).parameters)
+        if not params or params[0] not in ("host", "pair"):
+            raise TypeError(f"{func.__name__}: a check's first parameter is 'host' or 'pair'")
+        if area not in AREAS:
+            raise TypeError(f"{func.__name__}: unknown area '{area}'")
+        if directory not in DIRECTORY_NEEDS:
+            raise TypeError(f"{func.__name__}: directory must be one of {DIRECTORY_NEEDS}")
+        func.lmready = CheckMeta(  # type: ignore[attr-defined]
+            id=id,
+            ref=ref,
+            title=title,
+            severity=severity,
+            area=area,
+            scope=params[0],
+            fix=fix,
+            directory=directory,
+            func=func,
+        )
+        return getattr(pytest.mark, area)(func)
+
+    return decorate
+
+
+def meta_of(func: Any) -> CheckMeta | None:
+    return getattr(func, "lmready", None)
+
+
+class CheckFailure(AssertionError):
+    """A requirement is not met. ``observed``/``expected``/``fix`` end up in every report."""
+
+    def __init__(self, observed: Any, expected: Any, fix: str, severity: Severity | None = None):
+        self.observed = str(observed)
+        self.expected = str(expected)
+        self.fix = fix
+        self.severity = severity
+        super().__init__(f"observed {self.observed}; expected {self.expected}; fix: {fix}")
+
+
+def fail(observed: Any, expected: Any, fix: str, severity: Severity | None = None) -> None:
+    raise CheckFailure(observed, expected, fix, severity)
+
+
+def require(
+    condition: bool, observed: Any, expected: Any, fix: str, severity: Severity | None = None
+) -> None:
+    if not condition:
+        raise CheckFailure(observed, expected, fix, severity)
+
+
+def applies_only_if(condition: bool, requires: str, observed: str) -> None:
+    """Skip, with the reason built from the condition, when the check does not apply."""
+    if not condition:
+        pytest.skip(f"does not apply: needs {requires}; here {observed}")
+
+
+def suite_dir() -> Path:
+    """The checks: the repository's ``checks/`` in a checkout, the copy in the wheel otherwise."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent.parent / "checks"
+    return checkout if checkout.is_dir() else here / "suite"
+
+
+def load_catalogue(directory: Path | None = None) -> list[CheckMeta]:
+    """Import the check modules (under private names) and return their metadata in file order."""
+    directory = directory or suite_dir()
+    found: list[CheckMeta] = []
+    for path in sorted(directory.glob("test_*.py")):
+        name = f"lmready_suite_{path.stem}"
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        for value in vars(module).values():
+            meta = meta_of(value)
+            if meta is not None and meta.func.__module__ == module.__name__:
+                found.append(meta)
+    return sorted(found, key=lambda meta: meta.id)

@@ -1,0 +1,74 @@
+"""Collectors fill an Estate. Saved facts are read here; live collectors plug in beside it.
+
+Layout of a facts directory (what ``lmready snapshot`` writes and ``--facts-dir`` reads):
+
+    DIR/hosts/<inventory host name>.json     HostFacts
+    DIR/domains/<domain DNS name>.json       DomainFacts
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from lmready.estate import Estate, FactsUnavailable
+from lmready.facts import DomainFacts, HostFacts
+from lmready.inventory import Inventory
+
+
+class Collector(Protocol):
+    def collect(self, inventory: Inventory) -> Estate: ...
+
+
+class SavedFacts:
+    """Audit facts saved earlier (a snapshot, or the example estate)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def collect(self, inventory: Inventory) -> Estate:
+        hosts = {
+            name: _read(self.directory / "hosts" / f"{name}.json", HostFacts, f"host {name}", name)
+            for name in inventory.hosts
+        }
+        domains = {
+            d.name: _read(
+                self.directory / "domains" / f"{d.name}.json", DomainFacts, f"domain {d.name}", d.name
+            )
+            for d in inventory.domains
+        }
+        return Estate(inventory, hosts, domains)
+
+
+def _read(path: Path, model: type[BaseModel], what: str, name: str):
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return FactsUnavailable(
+            f"{what}: no saved facts at {path}; take a snapshot of it or remove it from the inventory."
+        )
+    except OSError as exc:
+        return FactsUnavailable(f"{what}: saved facts at {path} cannot be read ({exc.strerror}).")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return FactsUnavailable(
+            f"{what}: saved facts at {path} are not valid JSON ({exc}); take a new snapshot."
+        )
+    try:
+        facts = model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        return FactsUnavailable(
+            f"{what}: saved facts at {path} do not match the facts schema "
+            f"({exc.error_count()} problems, first at {loc or 'top level'}: {first['msg']}); take a new snapshot."
+        )
+    if facts.name.lower() != name.lower():
+        return FactsUnavailable(
+            f"{what}: saved facts at {path} belong to '{facts.name}'; the file name and the name inside must agree."
+        )
+    return facts

@@ -1,0 +1,106 @@
+"""The estate: every host's and domain's facts for one run, and the views checks receive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lmready.facts import ComputerAccount, DomainFacts, HostFacts
+from lmready.inventory import Inventory, Policy
+
+
+class FactsUnavailable(Exception):
+    """Facts could not be had; the message is one sentence naming the host or domain."""
+
+
+@dataclass(frozen=True)
+class HostView:
+    """What a host-scoped check sees."""
+
+    name: str
+    facts: HostFacts
+    policy: Policy
+    # The host's domain in the directory: None when the inventory configures no directory for it.
+    domain: DomainFacts | None = None
+
+    @property
+    def account(self) -> ComputerAccount | None:
+        if self.domain is None:
+            return None
+        return find_account(self.domain, self.name, self.facts)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class PairView:
+    """What a pair-scoped check sees: one migration direction, src -> dst."""
+
+    src: HostView
+    dst: HostView
+    # Facts of every domain the directory knows, for trust evaluation.
+    domains: dict[str, DomainFacts] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return pair_id(self.src.name, self.dst.name)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def pair_id(src: str, dst: str) -> str:
+    return f"{src}->{dst}"
+
+
+def find_account(domain: DomainFacts, name: str, facts: HostFacts) -> ComputerAccount | None:
+    sam = f"{facts.computer_name}$".lower()
+    for account in domain.computers:
+        if (
+            account.host == name
+            or account.dns_host_name.lower() == facts.fqdn
+            or account.sam_account_name.lower() == sam
+        ):
+            return account
+    return None
+
+
+@dataclass
+class Estate:
+    """Facts of one run. A value that is an exception says why those facts are missing."""
+
+    inventory: Inventory
+    hosts: dict[str, HostFacts | FactsUnavailable]
+    domains: dict[str, DomainFacts | FactsUnavailable]
+
+    def host_view(self, name: str, directory: str = "none") -> HostView:
+        facts = self.hosts.get(name)
+        if facts is None:
+            raise FactsUnavailable(f"{name}: no facts were collected for this host.")
+        if isinstance(facts, FactsUnavailable):
+            raise facts
+        domain = None
+        if directory != "none":
+            domain = self._domain(facts.domain)
+            if domain is None and directory == "required":
+                raise FactsUnavailable(
+                    f"{name}: its domain {facts.domain} has no entry under directory: in the "
+                    "inventory, so its Active Directory facts cannot be read; add it there."
+                )
+        return HostView(name, facts, self.inventory.hosts[name].policy, domain)
+
+    def pair_view(self, src: str, dst: str, directory: str = "none") -> PairView:
+        a = self.host_view(src, directory)
+        b = self.host_view(dst, directory)
+        domains = {}
+        if directory != "none":
+            domains = {n: d for n, d in self.domains.items() if isinstance(d, DomainFacts)}
+        return PairView(a, b, domains)
+
+    def _domain(self, name: str) -> DomainFacts | None:
+        for key, value in self.domains.items():
+            if key.lower() == name.lower():
+                if isinstance(value, FactsUnavailable):
+                    raise value
+                return value
+        return None

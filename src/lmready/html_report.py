@@ -1,0 +1,160 @@
+"""What lmready adds to the pytest-html report: the verdict and readiness matrix on top, and
+per-result columns and details.
+
+Everything here is escaped: host, VM and switch names come from inventories and hosts, and
+pytest-html inserts row cells and details through innerHTML.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from lmready.findings import Finding, PairReadiness
+
+# Above this many results the report opens on failures, warnings, waivers and errors only;
+# rendering every passed row of a large estate takes the browser minutes.
+LARGE_REPORT = 2000
+
+STYLE = """
+<style>
+#lmready h2 { margin-top: 0.3em; }
+.lm-verdict-ready { color: #1a7f37; } .lm-verdict-notready { color: #cf222e; }
+table.lm-matrix { border-collapse: collapse; font-size: 12px; margin: 0.5em 0; }
+table.lm-matrix th, table.lm-matrix td { border: 1px solid #ccc; padding: 2px 5px; text-align: center; }
+table.lm-matrix th.lm-corner { font-weight: normal; color: #555; }
+td.lm-ready { background: #dafbe1; } td.lm-not-ready { background: #ffd8d3; }
+td.lm-unknown { background: #fff1c2; } td.lm-none { color: #aaa; }
+td.lm-not-ready a, td.lm-unknown a { color: inherit; font-weight: bold; }
+.lm-pair { margin: 0.3em 0 0.6em 0; } .lm-pair ul { margin: 0.2em 0; }
+</style>
+"""
+
+SHOW_PROBLEMS_FIRST = """
+<script>
+(function () {
+  var url = new URL(window.location.href);
+  if (!url.searchParams.has('visible')) {
+    url.searchParams.set('visible', 'failed,error,xfailed');
+    window.history.replaceState(null, '', url.href);
+  }
+})();
+</script>
+"""
+
+
+def anchor(src: str, dst: str) -> str:
+    return f"lm-pair-{src}--{dst}"
+
+
+def summary_html(
+    verdict_ready: bool,
+    gate: str,
+    counts: dict[str, int],
+    hosts: list[str],
+    readiness: list[PairReadiness],
+    total: int,
+) -> list[str]:
+    parts = [STYLE, '<div id="lmready">']
+    verdict = "READY" if verdict_ready else "NOT READY"
+    css = "lm-verdict-ready" if verdict_ready else "lm-verdict-notready"
+    parts.append(
+        f'<h2 class="{css}">Live migration readiness: {verdict}</h2>'
+        f"<p>Gate severity: <b>{escape(gate)}</b>. "
+        + ", ".join(f"{n} {escape(o)}" for o, n in counts.items())
+        + ".</p>"
+    )
+    parts.append(matrix_html(hosts, readiness))
+    parts.append(pair_details_html(readiness))
+    if total > LARGE_REPORT:
+        parts.append(
+            f"<p>{total} results: the table below opens on failures, warnings, waivers and "
+            "errors. Tick <i>Passed</i> and <i>Skipped</i> to see the rest.</p>"
+        )
+        parts.append(SHOW_PROBLEMS_FIRST)
+    parts.append("</div>")
+    return parts
+
+
+def matrix_html(hosts: list[str], readiness: list[PairReadiness]) -> str:
+    if not readiness:
+        return "<p>No pairs in the inventory: host checks only.</p>"
+    cells = {(r.src, r.dst): r for r in readiness}
+    rows = ['<table class="lm-matrix"><tr><th class="lm-corner">source &darr; / destination &rarr;</th>']
+    rows += [f"<th>{escape(h)}</th>" for h in hosts]
+    rows.append("</tr>")
+    for src in hosts:
+        rows.append(f"<tr><th>{escape(src)}</th>")
+        for dst in hosts:
+            r = cells.get((src, dst))
+            if r is None:
+                rows.append('<td class="lm-none">&ndash;</td>')
+            elif r.state == "ready":
+                rows.append('<td class="lm-ready">ready</td>')
+            else:
+                css = "lm-not-ready" if r.state == "not ready" else "lm-unknown"
+                title = escape(f"{src}->{dst}: {len(r.blocking)} blocking results")
+                rows.append(
+                    f'<td class="{css}" title="{title}">'
+                    f'<a href="#{escape(anchor(src, dst))}">{escape(r.state)}</a></td>'
+                )
+        rows.append("</tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def pair_details_html(readiness: list[PairReadiness]) -> str:
+    blocked = [r for r in readiness if r.state != "ready"]
+    if not blocked:
+        return ""
+    out = ["<h3>Why pairs are not ready</h3>"]
+    for r in blocked:
+        out.append(
+            f'<div class="lm-pair" id="{escape(anchor(r.src, r.dst))}">'
+            f"<b>{escape(r.src)} &rarr; {escape(r.dst)}: {escape(r.state)}</b><ul>"
+        )
+        out += [
+            f"<li>{escape(f.check.id)} ({escape(f.check.ref)}) {escape(f.outcome)}: {escape(f.message)}</li>"
+            for f in r.blocking
+        ]
+        out.append("</ul></div>")
+    return "".join(out)
+
+
+HEADER_CELLS = [
+    '<th class="sortable" data-column-type="verdict">Verdict</th>',
+    '<th class="sortable" data-column-type="checkId">Check</th>',
+    '<th class="sortable" data-column-type="target">Target</th>',
+    '<th class="sortable" data-column-type="severity">Severity</th>',
+    '<th data-column-type="ref">Ref</th>',
+    '<th data-column-type="title">Requirement</th>',
+]
+
+
+def row_cells(finding: Finding) -> list[str]:
+    c = finding.check
+    return [
+        f'<td class="col-verdict">{escape(finding.outcome)}</td>',
+        f'<td class="col-checkId">{escape(c.id)}</td>',
+        f'<td class="col-target">{escape(finding.target)}</td>',
+        f'<td class="col-severity">{escape(str(finding.severity))}</td>',
+        f'<td class="col-ref">{escape(c.ref)}</td>',
+        f'<td class="col-title">{escape(c.title)}</td>',
+    ]
+
+
+def details(finding: Finding) -> list[str]:
+    """The expandable text under a row (inserted as HTML, so escaped here)."""
+    c = finding.check
+    lines = [f"Requirement {c.ref}: {c.title} [{c.id}, severity {finding.severity}]"]
+    if finding.observed or finding.expected:
+        lines += [
+            f"Observed: {finding.observed}",
+            f"Expected: {finding.expected}",
+            f"Fix: {finding.fix}" + (f" (lmready fix: {c.fix})" if c.fix else ""),
+        ]
+    elif finding.message:
+        lines.append(finding.message)
+    if finding.waiver is not None:
+        w = finding.waiver
+        lines.append(f"Waived until {w.expires or 'further notice'}: {w.justification} ({w.where})")
+    return [escape("\n".join(lines))]

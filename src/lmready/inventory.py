@@ -1,0 +1,557 @@
+"""The inventory: which hosts, which pairs, which policy, which waivers.
+
+Validation reports every mistake as one sentence that starts with ``file:line:``; the plugin
+turns them into pytest's usage error (exit code 4). Nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lmready.facts import AuthenticationType, AuthType, PerfOption, PerformanceOption
+from lmready.yamlsource import Loc, Located, YamlError, load
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CHECK_ID = re.compile(r"^LMR-\d{3}$")
+
+
+class InventoryError(Exception):
+    """Every problem found, one sentence each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def is_dns_name(name: str) -> bool:
+    """RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens."""
+    if not name or len(name) > 253:
+        return False
+    return all(_LABEL.match(label) for label in name.rstrip(".").split("."))
+
+
+def _dns_name(value: str) -> str:
+    if not is_dns_name(value):
+        raise ValueError(f"'{value}' is not a valid host name (letters, digits, hyphens and dots only)")
+    return value
+
+
+def _address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        return _dns_name(value)
+
+
+def _network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise ValueError(f"'{value}' is not a subnet; write it like 10.10.0.0/24 or fd00::/64") from None
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"'{value}' is not an environment variable name")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WinRM(Strict):
+    scheme: Literal["https", "http"] | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    auth: Literal["negotiate", "kerberos", "ntlm", "basic", "credssp", "certificate"] | None = None
+    credential: str | None = None
+    verify_tls: bool | None = None
+    ca_bundle: str | None = None
+    connect_timeout: Annotated[float, Field(gt=0, le=600)] | None = None
+    operation_timeout: Annotated[float, Field(gt=0, le=3600)] | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The effective WinRM settings of one host (defaults merged with its overrides)."""
+
+    scheme: str
+    port: int
+    auth: str
+    credential: str | None
+    verify_tls: bool
+    ca_bundle: str | None
+    connect_timeout: float
+    operation_timeout: float
+
+
+class Credential(Strict):
+    username: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    keyring_service: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_passwords(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "passwords are never read from the inventory; use password_env (an environment "
+                "variable name) or keyring_service instead"
+            )
+        return data
+
+    @field_validator("username_env", "password_env")
+    @classmethod
+    def _env(cls, value: str | None) -> str | None:
+        return value and _env_name(value)
+
+    @model_validator(mode="after")
+    def _one_username(self) -> Credential:
+        if (self.username is None) == (self.username_env is None):
+            raise ValueError("give exactly one of username or username_env")
+        if self.password_env and self.keyring_service:
+            raise ValueError("give one of password_env or keyring_service, not both")
+        return self
+
+
+def _no_smbtransport(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() == "smbtransport":
+        raise ValueError(
+            "SMBTransport is not a value of VirtualMachineMigrationPerformanceOption "
+            "(the article is wrong); use SMB"
+        )
+    return value
+
+
+class PolicyFields(Strict):
+    authentication: AuthType | None = None
+    performance: PerfOption | None = None
+    simultaneous_migrations: Annotated[int, Field(ge=1, le=64)] | None = None
+    trusted_subnets: list[str] | None = None
+    require_isolation: bool | None = None
+    require_rdma: bool | None = None
+    max_clock_skew_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+
+    @field_validator("performance", mode="before")
+    @classmethod
+    def _perf(cls, value: Any) -> Any:
+        return _no_smbtransport(value)
+
+    @field_validator("trusted_subnets")
+    @classmethod
+    def _subnets(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [_network(v) for v in value]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the estate should look like; defaults are Microsoft's recommendations."""
+
+    authentication: AuthenticationType = AuthenticationType.KERBEROS
+    performance: PerformanceOption = PerformanceOption.COMPRESSION
+    simultaneous_migrations: int = 2
+    trusted_subnets: tuple[str, ...] = ()
+    require_isolation: bool = True
+    require_rdma: bool = False
+    max_clock_skew_seconds: int = 300
+
+    def merged(self, fields: PolicyFields | None) -> Policy:
+        if fields is None:
+            return self
+        changes = {k: v for k, v in fields.model_dump(exclude_none=True).items()}
+        if "trusted_subnets" in changes:
+            changes["trusted_subnets"] = tuple(changes["trusted_subnets"])
+        return Policy(**{**self.__dict__, **changes})
+
+
+class HostEntry(Strict):
+    name: str
+    address: str | None = None
+    winrm: WinRM | None = None
+    policy: PolicyFields | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value)
+
+    @field_validator("address")
+    @classmethod
+    def _addr(cls, value: str | None) -> str | None:
+        return value and _address(value)
+
+
+class DomainEntry(Strict):
+    name: str
+    url: str
+    credential: str | None = None
+    ca_bundle: str | None = None
+    start_tls: bool = False
+    allow_plain_ldap: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        match = re.match(r"^(ldaps?)://([^/:]+)(?::(\d{1,5}))?/?$", value)
+        if not match or (not is_dns_name(match.group(2)) and not _is_ip(match.group(2))):
+            raise ValueError(f"'{value}' is not an LDAP URL like ldaps://dc01.corp.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _plain(self) -> DomainEntry:
+        if self.url.startswith("ldap://") and not (self.start_tls or self.allow_plain_ldap):
+            raise ValueError(
+                "plain ldap:// sends credentials unprotected; use ldaps://, start_tls: true, "
+                "or say allow_plain_ldap: true"
+            )
+        return self
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+class Directory(Strict):
+    domains: list[DomainEntry] = Field(default_factory=list)
+
+
+class PairEntry(Strict):
+    src: str | None = None
+    dst: str | None = None
+    both_ways: bool = False
+    mesh: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> PairEntry:
+        if self.mesh is not None:
+            if self.src or self.dst or self.both_ways:
+                raise ValueError("a pair is either {src, dst[, both_ways]} or {mesh: GROUP}, not both")
+        elif not (self.src and self.dst):
+            raise ValueError("a pair needs src and dst (or mesh: GROUP)")
+        elif self.src == self.dst:
+            raise ValueError(f"src and dst are both '{self.src}'; a host cannot migrate to itself")
+        return self
+
+
+class WaiverEntry(Strict):
+    check: str
+    target: str = "*"
+    justification: str
+    expires: date | None = None
+
+    @field_validator("check")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        if not CHECK_ID.match(value):
+            raise ValueError(f"'{value}' is not a check ID like LMR-042 (see the check catalogue)")
+        return value
+
+    @field_validator("justification")
+    @classmethod
+    def _why(cls, value: str) -> str:
+        if len(value.strip()) < 10:
+            raise ValueError("a waiver needs a real justification (at least 10 characters)")
+        return value.strip()
+
+
+class Defaults(Strict):
+    winrm: WinRM | None = None
+
+
+class InventoryFile(Strict):
+    version: Literal[1] = 1
+    facts: str | None = None
+    defaults: Defaults | None = None
+    credentials: dict[str, Credential] = Field(default_factory=dict)
+    directory: Directory | None = None
+    hosts: list[HostEntry] = Field(min_length=1)
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    pairs: list[PairEntry] = Field(default_factory=list)
+    policy: PolicyFields | None = None
+    waivers: list[WaiverEntry] = Field(default_factory=list)
+
+
+class WaiverFile(Strict):
+    waivers: list[WaiverEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    connection: Connection
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    target: str
+    justification: str
+    expires: date | None
+    where: str  # file:line, for messages
+
+    def is_expired(self, today: date) -> bool:
+        return self.expires is not None and self.expires < today
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    hosts: dict[str, Host]
+    pairs: tuple[tuple[str, str], ...]
+    policy: Policy
+    credentials: dict[str, Credential]
+    domains: tuple[DomainEntry, ...]
+    waivers: tuple[Waiver, ...]
+    facts_dir: Path | None
+
+
+_DEFAULT_CONNECTION = Connection(
+    scheme="https",
+    port=5986,
+    auth="negotiate",
+    credential=None,
+    verify_tls=True,
+    ca_bundle=None,
+    connect_timeout=10.0,
+    operation_timeout=60.0,
+)
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read and validate an inventory; raises InventoryError listing every problem."""
+    try:
+        located = load(path)
+    except YamlError as exc:
+        raise InventoryError(exc.problems) from None
+    if not isinstance(located.data, dict):
+        raise InventoryError(
+            [f"{path}:1: an inventory is a mapping with at least a hosts: list; see README.md."]
+        )
+
+    problems: list[str] = []
+    data = dict(located.data)
+    waiver_source = located
+    if isinstance(data.get("waivers"), str):
+        waiver_path = (path.parent / data["waivers"]).resolve()
+        try:
+            waiver_source = load(waiver_path, display=_display(waiver_path))
+        except YamlError as exc:
+            raise InventoryError(exc.problems) from None
+        data["waivers"] = []
+        wdata = waiver_source.data if waiver_source.data is not None else {}
+        if not isinstance(wdata, dict):
+            raise InventoryError(
+                [f"{waiver_source.path}:1: a waiver file is a mapping with a waivers: list."]
+            )
+        try:
+            waivers_raw = WaiverFile.model_validate(wdata).waivers
+        except ValidationError as exc:
+            raise InventoryError(_explain(exc, waiver_source, WaiverFile)) from None
+    else:
+        waivers_raw = None
+
+    try:
+        raw = InventoryFile.model_validate(data)
+    except ValidationError as exc:
+        raise InventoryError(_explain(exc, located, InventoryFile)) from None
+
+    if waivers_raw is None:
+        waivers_raw = raw.waivers
+
+    base = _merge_winrm(_DEFAULT_CONNECTION, raw.defaults.winrm if raw.defaults else None)
+    policy = Policy().merged(raw.policy)
+    hosts: dict[str, Host] = {}
+    for i, entry in enumerate(raw.hosts):
+        if entry.name in hosts:
+            problems.append(
+                f"{located.where(('hosts', i, 'name'))}: host '{entry.name}' is listed twice; keep one entry."
+            )
+            continue
+        conn = _merge_winrm(base, entry.winrm)
+        if conn.credential and conn.credential not in raw.credentials:
+            problems.append(
+                f"{located.where(('hosts', i))}: host '{entry.name}' uses credential "
+                f"'{conn.credential}', which is not defined under credentials:; define it or fix the name."
+            )
+        hosts[entry.name] = Host(entry.name, entry.address or entry.name, conn, policy.merged(entry.policy))
+
+    def known(name: str, loc: Loc, what: str) -> bool:
+        if name in hosts:
+            return True
+        hint = difflib.get_close_matches(name, hosts, n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else "; add it under hosts: or fix the name."
+        problems.append(f"{located.where(loc)}: {what} '{name}' is not a host of this inventory{suggestion}")
+        return False
+
+    for group, members in raw.groups.items():
+        for j, member in enumerate(members):
+            known(member, ("groups", group, j), f"group '{group}' member")
+
+    pairs: dict[tuple[str, str], None] = {}
+    for i, pair in enumerate(raw.pairs):
+        if pair.mesh is not None:
+            if pair.mesh not in raw.groups:
+                problems.append(
+                    f"{located.where(('pairs', i, 'mesh'))}: mesh names group '{pair.mesh}', which is not "
+                    f"defined under groups:; define it or fix the name."
+                )
+                continue
+            members = [m for m in dict.fromkeys(raw.groups[pair.mesh]) if m in hosts]
+            for a in members:
+                for b in members:
+                    if a != b:
+                        pairs[(a, b)] = None
+            continue
+        ok_src = known(pair.src, ("pairs", i, "src"), "src")
+        ok_dst = known(pair.dst, ("pairs", i, "dst"), "dst")
+        if ok_src and ok_dst:
+            pairs[(pair.src, pair.dst)] = None
+            if pair.both_ways:
+                pairs[(pair.dst, pair.src)] = None
+
+    for i, domain in enumerate(raw.directory.domains if raw.directory else []):
+        if domain.credential and domain.credential not in raw.credentials:
+            problems.append(
+                f"{located.where(('directory', 'domains', i, 'credential'))}: credential "
+                f"'{domain.credential}' is not defined under credentials:; define it or fix the name."
+            )
+
+    waivers = tuple(
+        Waiver(w.check, w.target, w.justification, w.expires, waiver_source.where(("waivers", i)))
+        for i, w in enumerate(waivers_raw)
+    )
+
+    facts_dir = None
+    if raw.facts is not None:
+        facts_dir = (path.parent / raw.facts).resolve()
+        if not facts_dir.is_dir():
+            problems.append(
+                f"{located.where(('facts',))}: facts directory '{raw.facts}' does not exist "
+                f"(resolved to {facts_dir}); fix the path or remove the key."
+            )
+
+    if problems:
+        raise InventoryError(problems)
+    return Inventory(
+        path=path,
+        hosts=hosts,
+        pairs=tuple(pairs),
+        policy=policy,
+        credentials=dict(raw.credentials),
+        domains=tuple(raw.directory.domains if raw.directory else ()),
+        waivers=waivers,
+        facts_dir=facts_dir,
+    )
+
+
+def _display(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _merge_winrm(base: Connection, override: WinRM | None) -> Connection:
+    if override is None:
+        return base
+    values = {**base.__dict__, **override.model_dump(exclude_none=True)}
+    if override.port is None and override.scheme is not None and base.port in (5985, 5986):
+        values["port"] = 5986 if override.scheme == "https" else 5985
+    return Connection(**values)
+
+
+# --- turning pydantic's errors into sentences -------------------------------------------------
+
+
+def _explain(exc: ValidationError, located: Located, root: type[BaseModel]) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        where = located.where(loc)
+        dotted = _dotted(loc) or "top level"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(root, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}."
+            problems.append(f"{where}: unknown key '{loc[-1]}' in {_dotted(loc[:-1]) or 'top level'}; {hint}")
+        elif kind == "missing":
+            problems.append(
+                f"{where}: {_dotted(loc[:-1]) or 'top level'} is missing the required key '{loc[-1]}'; add it."
+            )
+        elif kind == "value_error":
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {dotted}: {message}.")
+        else:
+            shown = repr(err.get("input"))
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            problems.append(f"{where}: {dotted}: {_lower_first(err['msg'])} (got {shown}); fix the value.")
+    return problems
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Walk the model along ``loc`` to list the keys allowed where an unknown key was found."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            field = current.model_fields.get(part)
+            current = field.annotation if field else None
+        elif typing.get_origin(current) in (list, dict):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0] if len(args) == 1 else tp
+            if len(args) != 1:
+                return tp
+        else:
+            return tp

@@ -1,0 +1,438 @@
+"""The pytest plugin: inventory -> parametrised checks -> findings -> gate and reports.
+
+It is registered through the ``pytest11`` entry point and stays inert unless the run is an
+audit: ``--inventory``/``--facts-dir`` given, or the collected paths lie in the check suite.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from lmready import __version__
+from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
+from lmready.collect import SavedFacts
+from lmready.estate import Estate, FactsUnavailable, pair_id
+from lmready.findings import Finding, PairReadiness, counts, judge_failure, pair_readiness
+from lmready.html_report import HEADER_CELLS, details, row_cells, summary_html
+from lmready.inventory import Inventory, InventoryError, load_inventory
+
+DEFAULT_GATE = "high"
+DEFAULT_REPORTS = {
+    "htmlpath": "reports/report.html",
+    "xmlpath": "reports/junit.xml",
+    "findings_json": "reports/findings.json",
+}
+
+
+@dataclass(frozen=True)
+class HostRef:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class PairRef:
+    src: str
+    dst: str
+
+    def __str__(self) -> str:
+        return pair_id(self.src, self.dst)
+
+
+class Sentence:
+    """A failure's report text: one sentence instead of a traceback."""
+
+    def __init__(self, message: str):
+        self.message = message
+        self.reprcrash = self
+
+    def toterminal(self, tw) -> None:
+        tw.line(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class Audit:
+    inventory: Inventory
+    facts_dir: Path
+    gate: Severity
+    findings_path: Path | None
+    operator: str
+    started: datetime
+    today: date
+    findings: list[Finding] = field(default_factory=list)
+    _estate: Estate | None = None
+    _readiness: list[PairReadiness] | None = None
+
+    @property
+    def estate(self) -> Estate:
+        if self._estate is None:
+            self._estate = SavedFacts(self.facts_dir).collect(self.inventory)
+        return self._estate
+
+    @property
+    def readiness(self) -> list[PairReadiness]:
+        if self._readiness is None:
+            self._readiness = pair_readiness(self.inventory.pairs, self.findings)
+        return self._readiness
+
+    @property
+    def ready(self) -> bool:
+        return not any(f.outcome in ("failed", "error") for f in self.findings)
+
+
+AUDIT = pytest.StashKey[Audit]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lmready", "lmready: live migration readiness audit")
+    group.addoption("--inventory", metavar="PATH", help="inventory YAML to audit")
+    group.addoption(
+        "--facts-dir", metavar="DIR", help="audit facts saved in DIR (hosts/NAME.json, domains/DOMAIN.json)"
+    )
+    group.addoption(
+        "--gate-severity",
+        metavar="LEVEL",
+        default=None,
+        help="lowest severity that fails the run: low, medium, high (default), critical",
+    )
+    group.addoption(
+        "--remediate", choices=("plan", "apply"), help="plan or apply the fixes lmready can make safely"
+    )
+    group.addoption(
+        "--findings-json",
+        metavar="PATH",
+        help=f"machine-readable findings (default {DEFAULT_REPORTS['findings_json']})",
+    )
+    parser.addini("lmready_inventory", "inventory audited when --inventory is not given")
+
+
+def _is_audit(config: pytest.Config) -> bool:
+    if config.option.inventory or config.option.facts_dir:
+        return True
+    suite = suite_dir().resolve()
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == suite or suite in path.parents:
+            return True
+    return False
+
+
+def _inventory_path(config: pytest.Config) -> Path:
+    if config.option.inventory:
+        return Path(config.option.inventory)
+    configured = config.getini("lmready_inventory")
+    if configured:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return _relative(base / configured)
+    raise pytest.UsageError("no inventory to audit: pass --inventory PATH (see inventories/example.yml).")
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for area, text in AREAS.items():
+        config.addinivalue_line("markers", f"{area}: {text}")
+    if not _is_audit(config):
+        return
+    if config.option.remediate:
+        raise pytest.UsageError(
+            f"--remediate {config.option.remediate} is not available in lmready {__version__} yet; "
+            "run the audit without it and apply the fixes the report names."
+        )
+    try:
+        gate = Severity.parse(config.option.gate_severity or DEFAULT_GATE)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--gate-severity: {exc}.") from None
+    path = _inventory_path(config)
+    try:
+        inventory = load_inventory(path)
+    except InventoryError as exc:
+        raise pytest.UsageError("\n".join(exc.problems)) from None
+    known = {meta.id for meta in load_catalogue()}
+    unknown = [w for w in inventory.waivers if w.check not in known]
+    if unknown:
+        raise pytest.UsageError(
+            "\n".join(
+                f"{w.where}: the waiver names check {w.check}, which does not exist; see the check "
+                "catalogue in README.md."
+                for w in unknown
+            )
+        )
+    facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
+    if facts_dir is None:
+        raise pytest.UsageError(
+            f"{path}: names no saved facts and live collection is not available yet; pass "
+            "--facts-dir DIR or add facts: DIR to the inventory."
+        )
+    if not facts_dir.is_dir():
+        raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
+
+    if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
+        # No test paths given and no ini naming them (outside a checkout, or pytest took
+        # `--inventory PATH`'s value for a path before lmready was loaded): audit the suite,
+        # not whatever lies in the current directory.
+        config.args = [str(suite_dir())]
+    for option, default in DEFAULT_REPORTS.items():
+        if getattr(config.option, option, None) is None:
+            setattr(config.option, option, default)
+    config.option.self_contained_html = True
+    if config.option.tbstyle == "auto":
+        config.option.tbstyle = "line"  # failures are sentences; tracebacks also cost O(n^2) time
+    config.stash[AUDIT] = Audit(
+        inventory=inventory,
+        facts_dir=facts_dir,
+        gate=gate,
+        findings_path=Path(config.option.findings_json),
+        operator=_operator(),
+        started=datetime.now(UTC),
+        today=date.today(),
+    )
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    audit = session.config.stash.get(AUDIT, None)
+    if audit is None:
+        return
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:  # pragma: no cover - pytest-html depends on pytest-metadata
+        return
+    metadata = session.config.stash.get(metadata_key, None)
+    if metadata is not None:
+        # pytest-html inserts these values as HTML: escape them.
+        metadata["lmready"] = escape(__version__)
+        metadata["Inventory"] = escape(str(audit.inventory.path))
+        metadata["Facts"] = escape(str(audit.facts_dir))
+        metadata["Operator"] = escape(audit.operator)
+        metadata["Started (UTC)"] = escape(audit.started.isoformat(timespec="seconds"))
+        metadata["Gate severity"] = escape(str(audit.gate))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    meta = meta_of(metafunc.function)
+    audit = metafunc.config.stash.get(AUDIT, None)
+    if meta is None or audit is None:
+        return
+    inv = audit.inventory
+    if meta.scope == "host":
+        refs = [HostRef(name) for name in inv.hosts]
+    else:
+        refs = [PairRef(src, dst) for src, dst in inv.pairs]
+    # Direct parametrisation also shadows other plugins' fixtures of the same name (testinfra's host).
+    metafunc.parametrize(meta.scope, refs, ids=[str(r) for r in refs])
+
+
+def _check_of(item: pytest.Item) -> CheckMeta | None:
+    return meta_of(getattr(item, "function", None))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    result = yield
+    meta = _check_of(item)
+    audit = item.config.stash.get(AUDIT, None)
+    if meta is None or audit is None:
+        return result
+    ref = item.funcargs[meta.scope]
+    if isinstance(ref, HostRef):
+        item.funcargs["host"] = audit.estate.host_view(ref.name, meta.directory)
+    else:
+        item.funcargs["pair"] = audit.estate.pair_view(ref.src, ref.dst, meta.directory)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    meta = _check_of(item)
+    audit = item.config.stash.get(AUDIT, None)
+    if meta is None or audit is None or call.when == "teardown":
+        return report
+    if call.when == "setup" and report.passed:
+        return report
+    target = str(item.callspec.params[meta.scope])
+    finding = _finding(meta, target, report, call, audit)
+    if finding.outcome in ("warning", "waived"):
+        # Reported like pytest's xfail: visible everywhere, not counted as a failure.
+        report.outcome = "skipped"
+        report.wasxfail = f"{finding.outcome}: {finding.message}"
+    report.user_properties = [
+        ("check_id", meta.id),
+        ("ref", meta.ref),
+        ("target", target),
+        ("severity", str(finding.severity)),
+        ("outcome", finding.outcome),
+    ]
+    report.lmready = finding
+    audit.findings.append(finding)
+    return report
+
+
+def _finding(meta: CheckMeta, target: str, report, call, audit: Audit) -> Finding:
+    exc = call.excinfo.value if call.excinfo else None
+    if report.passed:
+        return Finding(meta, target, "passed", meta.severity)
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        return Finding(meta, target, "skipped", meta.severity, f"{target}: {reason}")
+    if isinstance(exc, CheckFailure):
+        finding = judge_failure(meta, target, exc, audit.gate, audit.inventory.waivers, audit.today)
+        report.longrepr = Sentence(finding.message)
+        return finding
+    if isinstance(exc, FactsUnavailable):
+        message = str(exc)
+    else:
+        message = (
+            f"{target}: check {meta.id} could not run: {type(exc).__name__}: {exc} "
+            "(a bug in lmready or facts it does not understand; please report it)"
+        )
+    report.longrepr = Sentence(message)
+    return Finding(meta, target, "error", meta.severity, message)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report, config):
+    finding = getattr(report, "lmready", None)
+    if finding is None or report.when != "call":
+        return None
+    if finding.outcome == "warning":
+        return "warning", "W", ("WARNING", {"yellow": True})
+    if finding.outcome == "waived":
+        return "waived", "w", ("WAIVED", {"yellow": True})
+    return None
+
+
+# --- pytest-html ---------------------------------------------------------------------------
+
+
+def pytest_html_report_title(report) -> None:
+    report.title = "lmready: live migration readiness"
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells[1:1] = HEADER_CELLS
+
+
+_TESTID_CELL = '<td class="col-testId">'
+
+
+def pytest_html_results_table_row(report, cells: list[str]) -> None:
+    # pytest-html puts the test id in unescaped; ids carry host names.
+    for i, cell in enumerate(cells):
+        if cell.startswith(_TESTID_CELL) and cell.endswith("</td>"):
+            cells[i] = _TESTID_CELL + escape(cell[len(_TESTID_CELL) : -5]) + "</td>"
+    finding = getattr(report, "lmready", None)
+    extra = row_cells(finding) if finding is not None else ["<td></td>"] * len(HEADER_CELLS)
+    cells[1:1] = extra
+
+
+def pytest_html_results_table_html(report, data: list[str]) -> None:
+    finding = getattr(report, "lmready", None)
+    if finding is not None:
+        data[:] = details(finding)
+
+
+def pytest_html_results_summary(prefix: list[str], summary, postfix, session) -> None:
+    audit = session.config.stash.get(AUDIT, None)
+    if audit is None:
+        return
+    hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
+    prefix.extend(
+        summary_html(
+            audit.ready,
+            str(audit.gate),
+            counts(audit.findings),
+            hosts,
+            audit.readiness,
+            len(audit.findings),
+        )
+    )
+
+
+# --- end of run ----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    audit = session.config.stash.get(AUDIT, None)
+    if audit is None or audit.findings_path is None:
+        return
+    path = audit.findings_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "lmready_version": __version__,
+        "inventory": str(audit.inventory.path),
+        "facts": str(audit.facts_dir),
+        "operator": audit.operator,
+        "started": audit.started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "gate_severity": str(audit.gate),
+        "ready": audit.ready,
+        "exit_code": int(exitstatus),
+        "counts": counts(audit.findings),
+        "pairs": [
+            {
+                "src": r.src,
+                "dst": r.dst,
+                "state": r.state,
+                "blocking": sorted({f.check.id for f in r.blocking}),
+            }
+            for r in audit.readiness
+        ],
+        "results": [f.as_record() for f in audit.findings],
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        json.dump(document, out, indent=1)
+    tmp.replace(path)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    audit = config.stash.get(AUDIT, None)
+    if audit is None:
+        return
+    tr = terminalreporter
+    verdict = "READY" if audit.ready else "NOT READY"
+    tr.write_sep(
+        "=",
+        f"lmready: {verdict} (gate severity {audit.gate})",
+        green=audit.ready,
+        red=not audit.ready,
+        bold=True,
+    )
+    c = counts(audit.findings)
+    tr.write_line(", ".join(f"{n} {o}" for o, n in c.items()))
+    blocked = [r for r in audit.readiness if r.state != "ready"]
+    for r in blocked[:20]:
+        ids = ", ".join(sorted({f.check.id for f in r.blocking}))
+        tr.write_line(f"  {r.src}->{r.dst}: {r.state} ({ids})")
+    if len(blocked) > 20:
+        tr.write_line(f"  ... and {len(blocked) - 20} more pairs; see the HTML report")
+    tr.write_line(f"findings: {audit.findings_path}")

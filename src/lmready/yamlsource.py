@@ -1,0 +1,135 @@
+"""Load YAML keeping the line of every value, so validation can say where a mistake is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# A document that expands past this many values is refused (aliases can nest exponentially).
+MAX_VALUES = 200_000
+
+Loc = tuple[str | int, ...]
+
+
+class YamlError(Exception):
+    """One sentence per problem, each starting with ``file:line:``."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Located:
+    """A parsed document plus the line (1-based) where each path starts."""
+
+    path: Path
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line(self, loc: Loc) -> int:
+        """Line of ``loc``, or of its nearest parent that has one."""
+        while loc not in self.lines and loc:
+            loc = loc[:-1]
+        return self.lines.get(loc, 1)
+
+    def where(self, loc: Loc) -> str:
+        return f"{self.path}:{self.line(loc)}"
+
+
+def load(path: Path, display: Path | None = None) -> Located:
+    shown = display or path
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise YamlError([f"{shown}: file not found; check the path."]) from None
+    except IsADirectoryError:
+        raise YamlError([f"{shown}: is a directory, expected a YAML file."]) from None
+    except UnicodeDecodeError as exc:
+        raise YamlError([f"{shown}: not UTF-8 text (byte {exc.start}); save the file as UTF-8."]) from None
+    except OSError as exc:
+        raise YamlError([f"{shown}: cannot be read ({exc.strerror}); check permissions."]) from None
+    return loads(text, shown)
+
+
+def loads(text: str, path: Path) -> Located:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        what = exc.problem or "invalid YAML"
+        raise YamlError(
+            [f"{path}:{line}: YAML syntax error: {what}; fix the indentation or quoting there."]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise YamlError([f"{path}: YAML error: {exc}; fix the file."]) from None
+    finally:
+        loader.dispose()
+    located = Located(path=path, data=None)
+    if node is None:
+        return located
+    try:
+        located.data = _convert(node, (), located, loader, [MAX_VALUES], set())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise YamlError([f"{path}:{line}: YAML error: {exc.problem or exc}; fix the value there."]) from None
+    return located
+
+
+def _convert(node, loc: Loc, located: Located, loader, budget: list[int], active: set[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlError(
+            [
+                f"{located.path}: the document expands to more than {MAX_VALUES} values (aliases?); simplify it."
+            ]
+        )
+    located.lines.setdefault(loc, node.start_mark.line + 1)
+    if id(node) in active:
+        raise YamlError([f"{located.where(loc)}: recursive YAML alias; remove the self-reference."])
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            return loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise YamlError(
+                [f"{located.where(loc)}: cannot read value {node.value!r} ({exc}); quote it or fix it."]
+            ) from None
+    active.add(id(node))
+    try:
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                _convert(child, (*loc, i), located, loader, budget, active)
+                for i, child in enumerate(node.value)
+            ]
+        if isinstance(node, yaml.MappingNode):
+            loader.flatten_mapping(node)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise YamlError(
+                        [
+                            f"{located.path}:{key_node.start_mark.line + 1}: a key must be plain text, not a list or mapping."
+                        ]
+                    )
+                key = loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    key = str(key)
+                child = (*loc, key)
+                if key in out:
+                    raise YamlError(
+                        [
+                            f"{located.path}:{key_node.start_mark.line + 1}: duplicate key '{key}'; keep only one."
+                        ]
+                    )
+                located.lines[child] = key_node.start_mark.line + 1
+                out[key] = _convert(value_node, child, located, loader, budget, active)
+            return out
+    finally:
+        active.discard(id(node))
+    raise YamlError([f"{located.where(loc)}: unsupported YAML node; use plain mappings, lists and values."])
