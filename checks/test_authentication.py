@@ -67,9 +67,9 @@ def _missing_delegation(frm: HostView, to: HostView) -> list[str]:
     area="delegation",
     fix="add-constrained-delegation",
     directory="required",
+    applies=_kerberos_pair,
 )
 def test_constrained_delegation(pair: PairView):
-    _kerberos_pair(pair)
     missing = _missing_delegation(pair.src, pair.dst) + _missing_delegation(pair.dst, pair.src)
     require(
         not missing,

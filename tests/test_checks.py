@@ -6,7 +6,7 @@ import pytest
 from factory import account, domain_facts, host, host_dict, host_facts, pair
 
 from lmready.catalogue import CheckFailure, Severity, load_catalogue
-from lmready.estate import Estate, FactsUnavailable
+from lmready.estate import Estate, FactsUnavailable, require_directory
 from lmready.facts import HostFacts
 from lmready.inventory import Policy, load_inventory
 
@@ -180,9 +180,9 @@ def test_a2_missing_account_and_skip_for_credssp():
 def test_a2_without_directory_is_an_error_not_a_pass(tmp_path):
     inventory = load_inventory(write(tmp_path, "hosts: [{name: hv01}, {name: hv02}]"))
     estate = Estate(inventory, {"hv01": host_facts(), "hv02": host_facts("hv02", 2)}, {})
+    assert CHECKS_BY_REF["A2"].directory == "required"
     with pytest.raises(FactsUnavailable, match="has no entry under directory"):
-        estate.pair_view("hv01", "hv02", CHECKS_BY_REF["A2"].directory)
-    estate.pair_view("hv01", "hv02", CHECKS_BY_REF["A5"].directory)  # A5 copes without
+        require_directory(estate.pair_view("hv01", "hv02", with_directory=True))
 
 
 def test_a3_cross_domain_kerberos():

@@ -3,6 +3,7 @@ whose reason says which condition did not hold."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import sys
@@ -61,6 +62,7 @@ class CheckMeta:
     scope: str  # "host" or "pair"
     fix: str | None  # name in lmready.fixes.FIXES, or None
     directory: str  # DIRECTORY_NEEDS: does the check read Active Directory facts?
+    applies: Callable[[Any], None] | None  # skips (pytest.skip) when the check does not apply
     func: Callable[..., Any]
 
     @property
@@ -77,8 +79,14 @@ def check(
     area: str,
     fix: str | None = None,
     directory: str = "none",
+    applies: Callable[[Any], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a compliance check. Its first parameter, ``host`` or ``pair``, sets its scope."""
+    """Declare a compliance check. Its first parameter, ``host`` or ``pair``, sets its scope.
+
+    ``applies`` is a precondition on the target (it calls applies_only_if). The plugin
+    evaluates it before it fetches directory facts, and the check runs it first too, so that
+    a check that does not apply is skipped rather than failed for facts it would not read.
+    """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         params = list(inspect.signature(func).parameters)
@@ -88,6 +96,14 @@ def check(
             raise TypeError(f"{func.__name__}: unknown area '{area}'")
         if directory not in DIRECTORY_NEEDS:
             raise TypeError(f"{func.__name__}: directory must be one of {DIRECTORY_NEEDS}")
+        if applies is not None:
+            body = func
+
+            @functools.wraps(body)
+            def func(*args, **kwargs):
+                applies(args[0] if args else kwargs[params[0]])
+                return body(*args, **kwargs)
+
         func.lmready = CheckMeta(  # type: ignore[attr-defined]
             id=id,
             ref=ref,
@@ -97,6 +113,7 @@ def check(
             scope=params[0],
             fix=fix,
             directory=directory,
+            applies=applies,
             func=func,
         )
         return getattr(pytest.mark, area)(func)

@@ -53,6 +53,16 @@ def pair_id(src: str, dst: str) -> str:
     return f"{src}->{dst}"
 
 
+def require_directory(view: HostView | PairView) -> None:
+    """For checks that cannot judge without Active Directory: no directory is an error, not a pass."""
+    for end in (view.src, view.dst) if isinstance(view, PairView) else (view,):
+        if end.domain is None:
+            raise FactsUnavailable(
+                f"{end}: its domain {end.facts.domain} has no entry under directory: in the "
+                "inventory, so its Active Directory facts cannot be read; add it there."
+            )
+
+
 def find_account(domain: DomainFacts, name: str, facts: HostFacts) -> ComputerAccount | None:
     sam = f"{facts.computer_name}$".lower()
     for account in domain.computers:
@@ -73,27 +83,20 @@ class Estate:
     hosts: dict[str, HostFacts | FactsUnavailable]
     domains: dict[str, DomainFacts | FactsUnavailable]
 
-    def host_view(self, name: str, directory: str = "none") -> HostView:
+    def host_view(self, name: str, with_directory: bool = False) -> HostView:
         facts = self.hosts.get(name)
         if facts is None:
             raise FactsUnavailable(f"{name}: no facts were collected for this host.")
         if isinstance(facts, FactsUnavailable):
             raise facts
-        domain = None
-        if directory != "none":
-            domain = self._domain(facts.domain)
-            if domain is None and directory == "required":
-                raise FactsUnavailable(
-                    f"{name}: its domain {facts.domain} has no entry under directory: in the "
-                    "inventory, so its Active Directory facts cannot be read; add it there."
-                )
+        domain = self._domain(facts.domain) if with_directory else None
         return HostView(name, facts, self.inventory.hosts[name].policy, domain)
 
-    def pair_view(self, src: str, dst: str, directory: str = "none") -> PairView:
-        a = self.host_view(src, directory)
-        b = self.host_view(dst, directory)
+    def pair_view(self, src: str, dst: str, with_directory: bool = False) -> PairView:
+        a = self.host_view(src, with_directory)
+        b = self.host_view(dst, with_directory)
         domains = {}
-        if directory != "none":
+        if with_directory:
             domains = {n: d for n, d in self.domains.items() if isinstance(d, DomainFacts)}
         return PairView(a, b, domains)
 

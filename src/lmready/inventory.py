@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lmready.facts import AuthenticationType, AuthType, PerfOption, PerformanceOption
-from lmready.yamlsource import Loc, Located, YamlError, load
+from lmready.yamlsource import Loc, Located, YamlError, dotted, load
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -351,111 +351,58 @@ def load_inventory(path: Path) -> Inventory:
         raise InventoryError(
             [f"{path}:1: an inventory is a mapping with at least a hosts: list; see README.md."]
         )
+    data = dict(located.data)
 
     problems: list[str] = []
-    data = dict(located.data)
     waiver_source = located
     if isinstance(data.get("waivers"), str):
-        waiver_path = (path.parent / data["waivers"]).resolve()
-        try:
-            waiver_source = load(waiver_path, display=_display(waiver_path))
-        except YamlError as exc:
-            raise InventoryError(exc.problems) from None
+        waiver_source, waivers_data = _load_waiver_file(path.parent / data["waivers"], located)
         data["waivers"] = []
-        wdata = waiver_source.data if waiver_source.data is not None else {}
-        if not isinstance(wdata, dict):
-            raise InventoryError(
-                [f"{waiver_source.path}:1: a waiver file is a mapping with a waivers: list."]
-            )
         try:
-            waivers_raw = WaiverFile.model_validate(wdata).waivers
+            WaiverFile.model_validate(waivers_data)
         except ValidationError as exc:
-            raise InventoryError(_explain(exc, waiver_source, WaiverFile)) from None
+            problems += _explain(exc, waiver_source, WaiverFile)
     else:
-        waivers_raw = None
+        waivers_data = {"waivers": data.get("waivers", [])}
 
+    raw = None
     try:
         raw = InventoryFile.model_validate(data)
     except ValidationError as exc:
-        raise InventoryError(_explain(exc, located, InventoryFile)) from None
-
-    if waivers_raw is None:
-        waivers_raw = raw.waivers
-
-    base = _merge_winrm(_DEFAULT_CONNECTION, raw.defaults.winrm if raw.defaults else None)
-    policy = Policy().merged(raw.policy)
-    hosts: dict[str, Host] = {}
-    for i, entry in enumerate(raw.hosts):
-        if entry.name in hosts:
-            problems.append(
-                f"{located.where(('hosts', i, 'name'))}: host '{entry.name}' is listed twice; keep one entry."
-            )
-            continue
-        conn = _merge_winrm(base, entry.winrm)
-        if conn.credential and conn.credential not in raw.credentials:
-            problems.append(
-                f"{located.where(('hosts', i))}: host '{entry.name}' uses credential "
-                f"'{conn.credential}', which is not defined under credentials:; define it or fix the name."
-            )
-        hosts[entry.name] = Host(entry.name, entry.address or entry.name, conn, policy.merged(entry.policy))
-
-    def known(name: str, loc: Loc, what: str) -> bool:
-        if name in hosts:
-            return True
-        hint = difflib.get_close_matches(name, hosts, n=1)
-        suggestion = f"; did you mean '{hint[0]}'?" if hint else "; add it under hosts: or fix the name."
-        problems.append(f"{located.where(loc)}: {what} '{name}' is not a host of this inventory{suggestion}")
-        return False
-
-    for group, members in raw.groups.items():
-        for j, member in enumerate(members):
-            known(member, ("groups", group, j), f"group '{group}' member")
-
-    pairs: dict[tuple[str, str], None] = {}
-    for i, pair in enumerate(raw.pairs):
-        if pair.mesh is not None:
-            if pair.mesh not in raw.groups:
-                problems.append(
-                    f"{located.where(('pairs', i, 'mesh'))}: mesh names group '{pair.mesh}', which is not "
-                    f"defined under groups:; define it or fix the name."
-                )
-                continue
-            members = [m for m in dict.fromkeys(raw.groups[pair.mesh]) if m in hosts]
-            for a in members:
-                for b in members:
-                    if a != b:
-                        pairs[(a, b)] = None
-            continue
-        ok_src = known(pair.src, ("pairs", i, "src"), "src")
-        ok_dst = known(pair.dst, ("pairs", i, "dst"), "dst")
-        if ok_src and ok_dst:
-            pairs[(pair.src, pair.dst)] = None
-            if pair.both_ways:
-                pairs[(pair.dst, pair.src)] = None
-
-    for i, domain in enumerate(raw.directory.domains if raw.directory else []):
-        if domain.credential and domain.credential not in raw.credentials:
-            problems.append(
-                f"{located.where(('directory', 'domains', i, 'credential'))}: credential "
-                f"'{domain.credential}' is not defined under credentials:; define it or fix the name."
-            )
-
-    waivers = tuple(
-        Waiver(w.check, w.target, w.justification, w.expires, waiver_source.where(("waivers", i)))
-        for i, w in enumerate(waivers_raw)
-    )
-
-    facts_dir = None
-    if raw.facts is not None:
+        problems += _explain(exc, located, InventoryFile)
+    # References are checked on the raw data too, so one run lists every mistake.
+    problems += _reference_problems(data, located)
+    if raw is not None and raw.facts is not None:
         facts_dir = (path.parent / raw.facts).resolve()
         if not facts_dir.is_dir():
             problems.append(
                 f"{located.where(('facts',))}: facts directory '{raw.facts}' does not exist "
                 f"(resolved to {facts_dir}); fix the path or remove the key."
             )
-
-    if problems:
+    if problems or raw is None:
         raise InventoryError(problems)
+
+    waivers_raw = WaiverFile.model_validate(waivers_data).waivers
+    base = _merge_winrm(_DEFAULT_CONNECTION, raw.defaults.winrm if raw.defaults else None)
+    policy = Policy().merged(raw.policy)
+    hosts = {
+        entry.name: Host(
+            entry.name,
+            entry.address or entry.name,
+            _merge_winrm(base, entry.winrm),
+            policy.merged(entry.policy),
+        )
+        for entry in raw.hosts
+    }
+    pairs: dict[tuple[str, str], None] = {}
+    for pair in raw.pairs:
+        if pair.mesh is not None:
+            members = list(dict.fromkeys(raw.groups[pair.mesh]))
+            pairs.update({(a, b): None for a in members for b in members if a != b})
+        else:
+            pairs[(pair.src, pair.dst)] = None
+            if pair.both_ways:
+                pairs[(pair.dst, pair.src)] = None
     return Inventory(
         path=path,
         hosts=hosts,
@@ -463,9 +410,91 @@ def load_inventory(path: Path) -> Inventory:
         policy=policy,
         credentials=dict(raw.credentials),
         domains=tuple(raw.directory.domains if raw.directory else ()),
-        waivers=waivers,
-        facts_dir=facts_dir,
+        waivers=tuple(
+            Waiver(w.check, w.target, w.justification, w.expires, waiver_source.where(("waivers", i)))
+            for i, w in enumerate(waivers_raw)
+        ),
+        facts_dir=(path.parent / raw.facts).resolve() if raw.facts else None,
     )
+
+
+def _load_waiver_file(path: Path, inventory: Located) -> tuple[Located, Any]:
+    if not path.is_file():
+        raise InventoryError(
+            [
+                f"{inventory.where(('waivers',))}: waiver file '{path}' does not exist; fix the path, or list the "
+                "waivers inline."
+            ]
+        )
+    try:
+        source = load(path.resolve(), display=_display(path.resolve()))
+    except YamlError as exc:
+        raise InventoryError(exc.problems) from None
+    data = source.data if source.data is not None else {}
+    if not isinstance(data, dict):
+        raise InventoryError([f"{source.path}:1: a waiver file is a mapping with a waivers: list."])
+    return source, data
+
+
+def _items(value: Any) -> list[tuple[int, dict]]:
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _reference_problems(data: dict[str, Any], located: Located) -> list[str]:
+    """Names that must refer to something defined elsewhere in the file, checked leniently so
+    that they are reported even when other parts of the file are malformed."""
+    problems: list[str] = []
+    hosts: list[str] = []
+    credentials = data.get("credentials") if isinstance(data.get("credentials"), dict) else {}
+    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
+
+    def credential(name: Any, loc: Loc, whose: str) -> None:
+        if isinstance(name, str) and name not in credentials:
+            problems.append(
+                f"{located.where(loc)}: {whose} uses credential '{name}', which is not defined "
+                "under credentials:; define it or fix the name."
+            )
+
+    defaults = data.get("defaults")
+    if isinstance(defaults, dict) and isinstance(defaults.get("winrm"), dict):
+        credential(defaults["winrm"].get("credential"), ("defaults", "winrm", "credential"), "defaults")
+    for i, entry in _items(data.get("hosts")):
+        name = entry.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in hosts:
+            problems.append(
+                f"{located.where(('hosts', i, 'name'))}: host '{name}' is listed twice; keep one entry."
+            )
+        hosts.append(name)
+        if isinstance(entry.get("winrm"), dict):
+            credential(
+                entry["winrm"].get("credential"), ("hosts", i, "winrm", "credential"), f"host '{name}'"
+            )
+    directory = data.get("directory")
+    for i, domain in _items(directory.get("domains") if isinstance(directory, dict) else None):
+        credential(domain.get("credential"), ("directory", "domains", i, "credential"), "the domain entry")
+
+    def known(name: Any, loc: Loc, what: str) -> None:
+        if not isinstance(name, str) or name in hosts:
+            return
+        hint = difflib.get_close_matches(name, hosts, n=1, cutoff=0.5)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else "; add it under hosts: or fix the name."
+        problems.append(f"{located.where(loc)}: {what} '{name}' is not a host of this inventory{suggestion}")
+
+    for group, members in groups.items():
+        for j, member in enumerate(members if isinstance(members, list) else []):
+            known(member, ("groups", group, j), f"group '{group}' member")
+    for i, pair in _items(data.get("pairs")):
+        mesh = pair.get("mesh")
+        if isinstance(mesh, str) and mesh not in groups:
+            problems.append(
+                f"{located.where(('pairs', i, 'mesh'))}: mesh names group '{mesh}', which is not "
+                "defined under groups:; define it or fix the name."
+            )
+        known(pair.get("src"), ("pairs", i, "src"), "src")
+        known(pair.get("dst"), ("pairs", i, "dst"), "dst")
+    return problems
 
 
 def _display(path: Path) -> Path:
@@ -490,35 +519,28 @@ def _merge_winrm(base: Connection, override: WinRM | None) -> Connection:
 def _explain(exc: ValidationError, located: Located, root: type[BaseModel]) -> list[str]:
     problems = []
     for err in exc.errors(include_url=False):
-        loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        loc: Loc = tuple(err["loc"])
         where = located.where(loc)
-        dotted = _dotted(loc) or "top level"
+        path_text = dotted(loc) or "top level"
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and loc:
             allowed = _allowed_keys(root, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}."
-            problems.append(f"{where}: unknown key '{loc[-1]}' in {_dotted(loc[:-1]) or 'top level'}; {hint}")
-        elif kind == "missing":
+            problems.append(f"{where}: unknown key '{loc[-1]}' in {dotted(loc[:-1]) or 'top level'}; {hint}")
+        elif kind == "missing" and loc:
             problems.append(
-                f"{where}: {_dotted(loc[:-1]) or 'top level'} is missing the required key '{loc[-1]}'; add it."
+                f"{where}: {dotted(loc[:-1]) or 'top level'} is missing the required key '{loc[-1]}'; add it."
             )
         elif kind == "value_error":
             message = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{where}: {dotted}: {message}.")
+            problems.append(f"{where}: {path_text}: {message}.")
         else:
             shown = repr(err.get("input"))
             if len(shown) > 60:
                 shown = shown[:57] + "..."
-            problems.append(f"{where}: {dotted}: {_lower_first(err['msg'])} (got {shown}); fix the value.")
+            problems.append(f"{where}: {path_text}: {_lower_first(err['msg'])} (got {shown}); fix the value.")
     return problems
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _lower_first(text: str) -> str:

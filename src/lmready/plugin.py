@@ -19,7 +19,7 @@ import pytest
 from lmready import __version__
 from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
-from lmready.estate import Estate, FactsUnavailable, pair_id
+from lmready.estate import Estate, FactsUnavailable, pair_id, require_directory
 from lmready.findings import Finding, PairReadiness, counts, judge_failure, pair_readiness
 from lmready.html_report import HEADER_CELLS, details, row_cells, summary_html
 from lmready.inventory import Inventory, InventoryError, load_inventory
@@ -260,10 +260,16 @@ def pytest_runtest_setup(item: pytest.Item):
     if meta is None or audit is None:
         return result
     ref = item.funcargs[meta.scope]
+    estate, with_directory = audit.estate, meta.directory != "none"
     if isinstance(ref, HostRef):
-        item.funcargs["host"] = audit.estate.host_view(ref.name, meta.directory)
+        view = estate.host_view(ref.name, with_directory)
     else:
-        item.funcargs["pair"] = audit.estate.pair_view(ref.src, ref.dst, meta.directory)
+        view = estate.pair_view(ref.src, ref.dst, with_directory)
+    if meta.applies is not None:
+        meta.applies(view)
+    if meta.directory == "required":
+        require_directory(view)
+    item.funcargs[meta.scope] = view
     return result
 
 
@@ -282,13 +288,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         # Reported like pytest's xfail: visible everywhere, not counted as a failure.
         report.outcome = "skipped"
         report.wasxfail = f"{finding.outcome}: {finding.message}"
-    report.user_properties = [
+    # JUnit reads the properties from the teardown report, which copies them from the item.
+    item.user_properties = [
         ("check_id", meta.id),
         ("ref", meta.ref),
         ("target", target),
         ("severity", str(finding.severity)),
         ("outcome", finding.outcome),
     ]
+    report.user_properties = list(item.user_properties)
     report.lmready = finding
     audit.findings.append(finding)
     return report

@@ -40,6 +40,14 @@ class Located:
         return f"{self.path}:{self.line(loc)}"
 
 
+def dotted(loc: Loc) -> str:
+    """('hosts', 0, 'name') -> 'hosts[0].name'"""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def load(path: Path, display: Path | None = None) -> Located:
     shown = display or path
     try:
@@ -98,7 +106,10 @@ def _convert(node, loc: Loc, located: Located, loader, budget: list[int], active
             return loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             raise YamlError(
-                [f"{located.where(loc)}: cannot read value {node.value!r} ({exc}); quote it or fix it."]
+                [
+                    f"{located.where(loc)}: {dotted(loc) or 'top level'}: cannot read {node.value!r} "
+                    f"({exc}); fix it (dates are YYYY-MM-DD) or quote it."
+                ]
             ) from None
     active.add(id(node))
     try:

@@ -1,0 +1,90 @@
+"""Run a real audit (pytest in a subprocess, as a user or a pipeline would) and read its reports."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "inventories" / "example.yml"
+
+
+@dataclass
+class AuditRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    out: Path
+
+    @cached_property
+    def findings(self) -> dict[str, Any]:
+        return json.loads((self.out / "findings.json").read_text())
+
+    def result(self, check_id: str, target: str) -> dict[str, Any]:
+        hits = [r for r in self.findings["results"] if r["check_id"] == check_id and r["target"] == target]
+        assert len(hits) == 1, f"{check_id} {target}: {len(hits)} results"
+        return hits[0]
+
+    @cached_property
+    def html(self) -> str:
+        return (self.out / "report.html").read_text()
+
+    @cached_property
+    def html_data(self) -> dict[str, Any]:
+        """The JSON blob pytest-html's script renders the table from."""
+        blob = re.search(r'data-jsonblob="([^"]*)"', self.html).group(1)
+        return json.loads(html.unescape(blob))
+
+    @cached_property
+    def junit(self) -> ET.Element:
+        return ET.parse(self.out / "junit.xml").getroot()
+
+
+def run_audit(out: Path, inventory: Path, *args: str, env: dict[str, str] | None = None) -> AuditRun:
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--inventory={inventory}",
+            f"--html={out / 'report.html'}",
+            f"--junitxml={out / 'junit.xml'}",
+            f"--findings-json={out / 'findings.json'}",
+            "-p",
+            "no:cacheprovider",
+            *args,
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+    return AuditRun(proc.returncode, proc.stdout, proc.stderr, out)
+
+
+def write_estate(
+    root: Path, hosts: dict[str, dict], inventory: dict[str, Any], domains: dict[str, dict] | None = None
+) -> Path:
+    """Saved facts plus an inventory that points at them; returns the inventory path."""
+    (root / "facts" / "hosts").mkdir(parents=True, exist_ok=True)
+    (root / "facts" / "domains").mkdir(parents=True, exist_ok=True)
+    for name, facts in hosts.items():
+        (root / "facts" / "hosts" / f"{name}.json").write_text(json.dumps(facts))
+    for name, facts in (domains or {}).items():
+        (root / "facts" / "domains" / f"{name}.json").write_text(json.dumps(facts))
+    path = root / "inventory.yml"
+    path.write_text(yaml.safe_dump({"facts": "facts", **inventory}, sort_keys=False))
+    return path

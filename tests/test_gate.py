@@ -1,0 +1,134 @@
+"""The exit code follows the gate severity and the waivers; user mistakes stop with exit code 4."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from audit_run import run_audit, write_estate
+from factory import host_dict, merge
+
+TWO_HOSTS = {
+    "hosts": [{"name": "hv01"}, {"name": "hv02"}],
+    "pairs": [{"src": "hv01", "dst": "hv02", "both_ways": True}],
+}
+
+
+def estate(tmp_path, hv02: dict | None = None, **inventory):
+    hosts = {"hv01": host_dict("hv01", 1), "hv02": host_dict("hv02", 2, **(hv02 or {}))}
+    return write_estate(tmp_path, hosts, {**TWO_HOSTS, **inventory})
+
+
+# Kerberos pairs need the directory for A2; these tests are about the gate, so use CredSSP on both.
+CREDSSP = {"policy": {"authentication": "CredSSP"}}
+CREDSSP_HOST = {"migration": {"authentication_type": "CredSSP"}}
+
+
+def credssp_estate(tmp_path, hv02: dict | None = None, **inventory):
+    hosts = {
+        "hv01": host_dict("hv01", 1, **CREDSSP_HOST),
+        "hv02": host_dict("hv02", 2, **merge(CREDSSP_HOST, hv02 or {})),
+    }
+    return write_estate(tmp_path, hosts, {**TWO_HOSTS, **CREDSSP, **inventory})
+
+
+def test_clean_estate_passes_the_gate(tmp_path):
+    run = run_audit(tmp_path, credssp_estate(tmp_path))
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert run.findings["ready"] is True
+    assert {p["state"] for p in run.findings["pairs"]} == {"ready"}
+    # CredSSP itself is a low-severity warning (A4), visible but not failing the gate
+    assert run.result("LMR-024", "hv01")["outcome"] == "warning"
+    assert "lmready: READY" in run.stdout
+
+
+def test_medium_failure_is_a_warning_below_the_default_gate(tmp_path):
+    inv = credssp_estate(tmp_path, {"migration": {"maximum_migrations": 4}})
+    run = run_audit(tmp_path / "default", inv)
+    assert run.returncode == 0
+    assert run.result("LMR-046", "hv02")["outcome"] == "warning"
+    strict = run_audit(tmp_path / "strict", inv, "--gate-severity", "medium")
+    assert strict.returncode == 1
+    assert strict.result("LMR-046", "hv02")["outcome"] == "failed"
+    assert {(p["src"], p["dst"]): p["state"] for p in strict.findings["pairs"]} == {
+        ("hv01", "hv02"): "not ready",
+        ("hv02", "hv01"): "not ready",
+    }
+
+
+def test_waiver_unexpired_and_expired(tmp_path):
+    broken = {"migration": {"enabled": False}}
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+
+    def waiver(expires):
+        return {
+            "waivers": [
+                {
+                    "check": "LMR-041",
+                    "target": "hv0[2]",
+                    "expires": expires,
+                    "justification": "Migration enabled by the host rebuild, CHG-7",
+                }
+            ]
+        }
+
+    unwaived = run_audit(tmp_path / "none", credssp_estate(tmp_path / "none", broken))
+    assert unwaived.returncode == 1
+
+    valid = run_audit(tmp_path / "valid", credssp_estate(tmp_path / "valid", broken, **waiver(tomorrow)))
+    assert valid.returncode == 0, valid.stdout[-2000:]
+    rec = valid.result("LMR-041", "hv02")
+    assert rec["outcome"] == "waived" and rec["waiver"]["justification"].endswith("CHG-7")
+    assert "WAIVED" in valid.stdout or "waived" in valid.stdout
+
+    expired = run_audit(tmp_path / "old", credssp_estate(tmp_path / "old", broken, **waiver(yesterday)))
+    assert expired.returncode == 1
+    rec = expired.result("LMR-041", "hv02")
+    assert rec["outcome"] == "failed" and f"expired on {yesterday}" in rec["message"]
+
+
+def test_missing_facts_are_errors_that_spare_other_hosts(tmp_path):
+    inv = credssp_estate(tmp_path)
+    (tmp_path / "facts" / "hosts" / "hv02.json").write_text("{not json")
+    run = run_audit(tmp_path, inv)
+    assert run.returncode == 1
+    err = run.result("LMR-041", "hv02")
+    assert err["outcome"] == "error" and "hv02: saved facts at" in err["message"]
+    assert "not valid JSON" in err["message"]
+    assert run.result("LMR-041", "hv01")["outcome"] == "passed"
+    assert run.findings["pairs"][0]["state"] == "unknown"
+    assert "Traceback" not in run.stdout
+
+
+@pytest.mark.parametrize(
+    "args, inventory_extra, expected",
+    [
+        (["--gate-severity", "severe"], {}, "--gate-severity: unknown severity 'severe'"),
+        (["--remediate", "apply"], {}, "--remediate apply is not available"),
+        (
+            [],
+            {"waivers": [{"check": "LMR-999", "justification": "nothing to see here"}]},
+            "the waiver names check LMR-999, which does not exist",
+        ),
+        (
+            [],
+            {"waivers": "waivers.yml"},
+            "waivers.yml:2: waivers[0] is missing the required key 'justification'",
+        ),
+    ],
+)
+def test_usage_errors_exit_4(tmp_path, args, inventory_extra, expected):
+    (tmp_path / "waivers.yml").write_text("waivers:\n  - check: LMR-041\n")
+    run = run_audit(tmp_path, credssp_estate(tmp_path, **inventory_extra), *args)
+    assert run.returncode == 4, run.stdout[-2000:] + run.stderr
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+
+
+def test_facts_dir_overrides_the_inventory(tmp_path):
+    inv = credssp_estate(tmp_path / "a", {"migration": {"enabled": False}})
+    other = credssp_estate(tmp_path / "b")
+    run = run_audit(tmp_path / "run", inv, f"--facts-dir={other.parent / 'facts'}")
+    assert run.returncode == 0
+    assert run.findings["facts"] == str(other.parent / "facts")
