@@ -73,8 +73,9 @@ def test_html_columns_matrix_and_details(example):
     assert '<td class="col-checkId">LMR-045</td>' in row
     assert '<td class="col-target">hv01-&gt;hv02</td>' in row
     assert '<td class="col-verdict">failed</td>' in row
-    assert "Observed: firewall rule VIRT-MIGL-In-TCP-NoScope on hv02 disabled" in entry["log"]
-    assert "Fix: on hv02: Enable-NetFirewallRule" in entry["log"]
+    assert "observed: firewall rule VIRT-MIGL-In-TCP-NoScope on hv02 disabled" in entry["log"]
+    assert "fix: on hv02: Enable-NetFirewallRule" in entry["log"]
+    assert '"Warnings and waivers"' not in page and "Warnings and waivers" in page
 
 
 def test_junit_properties(example):

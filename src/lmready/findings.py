@@ -107,14 +107,21 @@ def pair_readiness(pairs: tuple[tuple[str, str], ...], findings: list[Finding]) 
 
     It is unknown when nothing failed but some check could not run (error)."""
     by_target: dict[str, list[Finding]] = {}
+    judged: set[str] = set()
     for f in findings:
+        judged.add(f.target)
         if f.outcome in ("failed", "error"):
             by_target.setdefault(f.target, []).append(f)
     out = []
     for src, dst in pairs:
-        bad = by_target.get(src, []) + by_target.get(dst, []) + by_target.get(f"{src}->{dst}", [])
-        failed = [f for f in bad if f.outcome == "failed"]
-        state = "not ready" if failed else ("unknown" if bad else "ready")
+        target = f"{src}->{dst}"
+        bad = by_target.get(src, []) + by_target.get(dst, []) + by_target.get(target, [])
+        if any(f.outcome == "failed" for f in bad):
+            state = "not ready"
+        elif bad or target not in judged:
+            state = "unknown"  # a check could not run, or no pair check ran at all
+        else:
+            state = "ready"
         out.append(PairReadiness(src, dst, state, bad))
     return out
 

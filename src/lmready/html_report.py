@@ -143,18 +143,20 @@ def row_cells(finding: Finding) -> list[str]:
 
 
 def details(finding: Finding) -> list[str]:
-    """The expandable text under a row (inserted as HTML, so escaped here)."""
+    """The expandable text under a row (inserted as HTML, so escaped here).
+
+    Labels are lower case: pytest-html paints every line that starts with "E" red."""
     c = finding.check
-    lines = [f"Requirement {c.ref}: {c.title} [{c.id}, severity {finding.severity}]"]
+    lines = [f"requirement {c.ref}: {c.title} [{c.id}, severity {finding.severity}]"]
     if finding.observed or finding.expected:
         lines += [
-            f"Observed: {finding.observed}",
-            f"Expected: {finding.expected}",
-            f"Fix: {finding.fix}" + (f" (lmready fix: {c.fix})" if c.fix else ""),
+            f"observed: {finding.observed}",
+            f"expected: {finding.expected}",
+            f"fix: {finding.fix}" + (f" (lmready fix: {c.fix})" if c.fix else ""),
         ]
     elif finding.message:
         lines.append(finding.message)
     if finding.waiver is not None:
         w = finding.waiver
-        lines.append(f"Waived until {w.expires or 'further notice'}: {w.justification} ({w.where})")
+        lines.append(f"waived until {w.expires or 'further notice'}: {w.justification} ({w.where})")
     return [escape("\n".join(lines))]

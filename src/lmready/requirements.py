@@ -1,0 +1,27 @@
+"""The requirement rows of REQUIREMENTS.md sections 1-3 that checks cite as their ``ref``."""
+
+REQUIREMENTS = {
+    "R1": "operator may run migrations (Administrators or Hyper-V Administrators)",
+    "R2": "Hyper-V role installed on a supported OS",
+    "R3": "destination supports every VM configuration version",
+    "R4": "same domain or domains that trust each other",
+    "R5": "Hyper-V management tools present",
+    "A1": "same authentication type on both ends, as the policy expects",
+    "A2": "Kerberos needs constrained delegation",
+    "A3": "Kerberos across domains needs another mechanism",
+    "A4": "CredSSP limits",
+    "A5": "no unconstrained delegation",
+    "P1": "performance option as the policy expects, on both ends",
+    "P2": "SMB: TCP 445, SMB Direct, Multichannel",
+    "N1": "live migrations enabled",
+    "N2": "migration traffic isolated",
+    "N3": "migration subnets private or trusted",
+    "N4": "source has an address on a destination migration network",
+    "N5": "destination accepts TCP 6600",
+    "N6": "simultaneous live migrations as the policy says",
+    "X1": "virtual switches exist on the destination",
+    "X2": "processors compatible",
+    "X3": "clock skew under the Kerberos tolerance",
+    "X4": "free memory on the destination",
+    "X5": "preflight: name resolves, WinRM and LDAP ports answer",
+}
