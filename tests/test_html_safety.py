@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
-from types import SimpleNamespace
 
 from audit_run import run_audit, write_estate
 from factory import host_dict
@@ -138,8 +137,7 @@ def test_hostile_names_are_escaped_everywhere(tmp_path):
 
 def test_test_id_cell_is_escaped():
     """Test ids come from inventory names, which are validated; the cell is escaped anyway."""
-    report = SimpleNamespace()
     cells = ['<td class="col-result">Passed</td>', f'<td class="col-testId">x[{HOSTILE}]</td>']
-    plugin.pytest_html_results_table_row(report, cells)
+    plugin.escape_test_id(cells)
     assert not injected("".join(cells), {"td"})
     assert "&lt;img" in "".join(cells)

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 def audit(args: argparse.Namespace, rest: list[str]) -> int:
     import pytest
 
-    argv = [str(suite_dir()), "-o", "junit_family=xunit1", "-p", "no:cacheprovider"]
+    argv = [str(suite_dir()), "-p", "no:cacheprovider"]
     for option in ("inventory", "facts_dir", "gate_severity", "html", "junitxml", "findings_json"):
         value = getattr(args, option)
         if value is not None:

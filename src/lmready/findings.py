@@ -7,9 +7,11 @@ waiver covers the failure), skipped (the check does not apply) and error (facts 
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from lmready.catalogue import CheckFailure, CheckMeta, Severity
@@ -29,6 +31,8 @@ class Finding:
     expected: str = ""
     fix: str = ""
     waiver: Waiver | None = None
+    nodeid: str = ""
+    duration: float = 0.0
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -129,3 +133,17 @@ def pair_readiness(pairs: tuple[tuple[str, str], ...], findings: list[Finding]) 
 def counts(findings: list[Finding]) -> dict[str, int]:
     c = Counter(f.outcome for f in findings)
     return {o: c.get(o, 0) for o in OUTCOMES}
+
+
+def write_findings_json(path: Path, header: dict[str, Any], findings: list[Finding]) -> None:
+    """The header's keys, then ``results``: one record per line, streamed (100,000 records as
+    one list of dicts would cost the run hundreds of megabytes at its peak). Written beside
+    the target and renamed, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(header, indent=1)[:-1].rstrip() + ',\n "results": [\n')
+        for i, finding in enumerate(findings):
+            out.write(("," if i else "") + json.dumps(finding.as_record()) + "\n")
+        out.write("]}\n")
+    tmp.replace(path)

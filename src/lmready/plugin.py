@@ -6,8 +6,9 @@ audit: ``--inventory``/``--facts-dir`` given, or the collected paths lie in the 
 
 from __future__ import annotations
 
+import gc
 import getpass
-import json
+import inspect
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -17,12 +18,21 @@ from pathlib import Path
 import pytest
 
 from lmready import __version__
-from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
+from lmready.catalogue import AREAS, CheckFailure, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
-from lmready.estate import Estate, FactsUnavailable, pair_id, require_directory
-from lmready.findings import Finding, PairReadiness, counts, judge_failure, pair_readiness
-from lmready.html_report import HEADER_CELLS, details, row_cells, summary_html
+from lmready.estate import Estate, FactsUnavailable
+from lmready.findings import (
+    Finding,
+    PairReadiness,
+    counts,
+    judge_failure,
+    pair_readiness,
+    write_findings_json,
+)
+from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, row_cells, summary_html
 from lmready.inventory import Inventory, InventoryError, load_inventory
+from lmready.items import CheckItem, run_protocol
+from lmready.junit import write_junit
 
 DEFAULT_GATE = "high"
 DEFAULT_REPORTS = {
@@ -32,47 +42,18 @@ DEFAULT_REPORTS = {
 }
 
 
-@dataclass(frozen=True)
-class HostRef:
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True)
-class PairRef:
-    src: str
-    dst: str
-
-    def __str__(self) -> str:
-        return pair_id(self.src, self.dst)
-
-
-class Sentence:
-    """A failure's report text: one sentence instead of a traceback."""
-
-    def __init__(self, message: str):
-        self.message = message
-        self.reprcrash = self
-
-    def toterminal(self, tw) -> None:
-        tw.line(self.message)
-
-    def __str__(self) -> str:
-        return self.message
-
-
 @dataclass
 class Audit:
     inventory: Inventory
     facts_dir: Path
     gate: Severity
     findings_path: Path | None
+    junit_path: Path | None
     operator: str
     started: datetime
     today: date
     findings: list[Finding] = field(default_factory=list)
+    compact_html: bool = False  # set after collection: too many results for one HTML table
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
 
@@ -92,6 +73,28 @@ class Audit:
     def ready(self) -> bool:
         """The gate passed: results exist and none failed or could not be checked."""
         return bool(self.findings) and not any(f.outcome in ("failed", "error") for f in self.findings)
+
+    def judge(self, item: CheckItem, when: str, exc: BaseException | None, skip_reason: str) -> Finding:
+        """The finding for one check item; recorded for the reports."""
+        meta, target = item.meta, item.target_id
+        if skip_reason:
+            finding = Finding(meta, target, "skipped", meta.severity, f"{target}: {skip_reason}")
+        elif exc is None:
+            finding = Finding(meta, target, "passed", meta.severity)
+        elif isinstance(exc, CheckFailure):
+            finding = judge_failure(meta, target, exc, self.gate, self.inventory.waivers, self.today)
+        else:
+            message = (
+                str(exc)
+                if isinstance(exc, FactsUnavailable)
+                else (
+                    f"{target}: check {meta.id} could not run in {when}: {type(exc).__name__}: {exc} "
+                    "(a bug in lmready or facts it does not understand; please report it)"
+                )
+            )
+            finding = Finding(meta, target, "error", meta.severity, message)
+        self.findings.append(finding)
+        return finding
 
 
 AUDIT = pytest.StashKey[Audit]()
@@ -199,15 +202,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.self_contained_html = True
     if config.option.tbstyle == "auto":
         config.option.tbstyle = "line"  # failures are sentences; tracebacks also cost O(n^2) time
-    config.stash[AUDIT] = Audit(
+    config.stash[AUDIT] = audit = Audit(
         inventory=inventory,
         facts_dir=facts_dir,
         gate=gate,
         findings_path=Path(config.option.findings_json) if config.option.findings_json else None,
+        junit_path=Path(config.option.xmlpath) if config.option.xmlpath else None,
         operator=_operator(),
         started=datetime.now(UTC),
         today=date.today(),
     )
+    # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
+    config.option.xmlpath = None
+    config.pluginmanager.register(HtmlHooks(audit), "lmready-html")
 
 
 def _operator() -> str:
@@ -236,95 +243,43 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         metadata["Gate severity"] = escape(str(audit.gate))
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    meta = meta_of(metafunc.function)
-    audit = metafunc.config.stash.get(AUDIT, None)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):
+    """A check becomes one item per host or per ordered pair of the inventory."""
+    meta = meta_of(obj)
+    audit = collector.config.stash.get(AUDIT, None)
     if meta is None or audit is None:
-        return
-    inv = audit.inventory
-    if meta.scope == "host":
-        refs = [HostRef(name) for name in inv.hosts]
-    else:
-        refs = [PairRef(src, dst) for src, dst in inv.pairs]
-    # Direct parametrisation also shadows other plugins' fixtures of the same name (testinfra's host).
-    metafunc.parametrize(meta.scope, refs, ids=[str(r) for r in refs])
-
-
-def _check_of(item: pytest.Item) -> CheckMeta | None:
-    return meta_of(getattr(item, "function", None))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item):
-    result = yield
-    meta = _check_of(item)
-    audit = item.config.stash.get(AUDIT, None)
-    if meta is None or audit is None:
-        return result
-    ref = item.funcargs[meta.scope]
-    estate, with_directory = audit.estate, meta.directory != "none"
-    if isinstance(ref, HostRef):
-        view = estate.host_view(ref.name, with_directory)
-    else:
-        view = estate.pair_view(ref.src, ref.dst, with_directory)
-    if meta.applies is not None:
-        meta.applies(view)
-    if meta.directory == "required":
-        require_directory(view)
-    item.funcargs[meta.scope] = view
-    return result
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    meta = _check_of(item)
-    audit = item.config.stash.get(AUDIT, None)
-    if meta is None or audit is None or call.when == "teardown":
-        return report
-    if call.when == "setup" and report.passed:
-        return report
-    target = str(item.callspec.params[meta.scope])
-    finding = _finding(meta, target, report, call, audit)
-    if finding.outcome in ("warning", "waived"):
-        # Reported like pytest's xfail: visible everywhere, not counted as a failure.
-        report.outcome = "skipped"
-        report.wasxfail = f"{finding.outcome}: {finding.message}"
-    # JUnit reads the properties from the teardown report, which copies them from the item.
-    item.user_properties = [
-        ("check_id", meta.id),
-        ("ref", meta.ref),
-        ("target", target),
-        ("severity", str(finding.severity)),
-        ("outcome", finding.outcome),
-    ]
-    report.user_properties = list(item.user_properties)
-    report.lmready = finding
-    audit.findings.append(finding)
-    return report
-
-
-def _finding(meta: CheckMeta, target: str, report, call, audit: Audit) -> Finding:
-    exc = call.excinfo.value if call.excinfo else None
-    if report.passed:
-        return Finding(meta, target, "passed", meta.severity)
-    if report.skipped:
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        reason = reason.removeprefix("Skipped: ")
-        return Finding(meta, target, "skipped", meta.severity, f"{target}: {reason}")
-    if isinstance(exc, CheckFailure):
-        finding = judge_failure(meta, target, exc, audit.gate, audit.inventory.waivers, audit.today)
-        report.longrepr = Sentence(finding.message)
-        return finding
-    if isinstance(exc, FactsUnavailable):
-        message = str(exc)
-    else:
-        message = (
-            f"{target}: check {meta.id} could not run: {type(exc).__name__}: {exc} "
-            "(a bug in lmready or facts it does not understand; please report it)"
+        return None
+    params = list(inspect.signature(meta.func).parameters)
+    if params != [meta.scope]:
+        raise collector.CollectError(
+            f"{name}: a check takes only its target ({meta.scope}); it gets everything else from the facts."
         )
-    report.longrepr = Sentence(message)
-    return Finding(meta, target, "error", meta.severity, message)
+    inv = audit.inventory
+    targets = [(h,) for h in inv.hosts] if meta.scope == "host" else list(inv.pairs)
+    return [
+        CheckItem.from_parent(collector, name=f"{name}[{'->'.join(t)}]", meta=meta, target=t) for t in targets
+    ]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    audit = session.config.stash.get(AUDIT, None)
+    if audit is None:
+        return
+    audit.compact_html = sum(isinstance(i, CheckItem) for i in session.items) > COMPACT_ABOVE
+    # Hundreds of thousands of long-lived objects now exist; keep the cyclic GC from rescanning
+    # them over and over while the checks run.
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    if not isinstance(item, CheckItem):
+        return None
+    audit = item.config.stash[AUDIT]
+    run_protocol(item, audit.estate, audit.judge)
+    return True
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -342,52 +297,61 @@ def pytest_report_teststatus(report, config):
 # --- pytest-html ---------------------------------------------------------------------------
 
 
-def pytest_html_report_title(report) -> None:
-    report.title = "lmready: live migration readiness"
-    # Warnings and waived failures travel as pytest's xfail; name the filter for what it holds.
-    outcomes = getattr(report, "outcomes", None)
-    if isinstance(outcomes, dict) and "xfailed" in outcomes:
+class HtmlHooks:
+    """lmready's additions to pytest-html, registered for audits only."""
+
+    def __init__(self, audit: Audit):
+        self.audit = audit
+
+    def pytest_html_report_title(self, report) -> None:
+        report.title = "lmready: live migration readiness"
+        outcomes = getattr(report, "outcomes", None)
+        if not isinstance(outcomes, dict) or "xfailed" not in outcomes:
+            return
+        # Warnings and waived failures travel as pytest's xfail; name the filter for what it holds.
         outcomes["xfailed"]["label"] = "Warnings and waivers"
+        if self.audit.compact_html:
+            outcomes["passed"]["label"] = "Passed (listed above the table)"
+            outcomes["skipped"]["label"] = "Skipped (listed above the table)"
 
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells[1:1] = HEADER_CELLS
 
-def pytest_html_results_table_header(cells: list[str]) -> None:
-    cells[1:1] = HEADER_CELLS
+    def pytest_html_results_table_row(self, report, cells: list[str]) -> None:
+        if report.when != "call" and report.passed:
+            cells.clear()  # pytest-html drops these rows anyway; clearing skips its work on them
+            return
+        finding = getattr(report, "lmready", None)
+        if finding is not None and self.audit.compact_html and finding.outcome in ("passed", "skipped"):
+            cells.clear()  # listed compactly in the summary instead
+            return
+        escape_test_id(cells)
+        cells[1:1] = row_cells(finding) if finding is not None else ["<td></td>"] * len(HEADER_CELLS)
+
+    def pytest_html_results_table_html(self, report, data: list[str]) -> None:
+        finding = getattr(report, "lmready", None)
+        if finding is not None:
+            data[:] = details(finding)
+
+    def pytest_html_results_summary(self, prefix: list[str], summary, postfix, session) -> None:
+        audit = self.audit
+        hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
+        compact = audit.findings if audit.compact_html else None
+        prefix.extend(
+            summary_html(
+                audit.ready, str(audit.gate), counts(audit.findings), hosts, audit.readiness, compact
+            )
+        )
 
 
 _TESTID_CELL = '<td class="col-testId">'
 
 
-def pytest_html_results_table_row(report, cells: list[str]) -> None:
-    # pytest-html puts the test id in unescaped; ids carry host names.
+def escape_test_id(cells: list[str]) -> None:
+    """pytest-html puts the test id in unescaped; ids carry host names."""
     for i, cell in enumerate(cells):
         if cell.startswith(_TESTID_CELL) and cell.endswith("</td>"):
             cells[i] = _TESTID_CELL + escape(cell[len(_TESTID_CELL) : -5]) + "</td>"
-    finding = getattr(report, "lmready", None)
-    extra = row_cells(finding) if finding is not None else ["<td></td>"] * len(HEADER_CELLS)
-    cells[1:1] = extra
-
-
-def pytest_html_results_table_html(report, data: list[str]) -> None:
-    finding = getattr(report, "lmready", None)
-    if finding is not None:
-        data[:] = details(finding)
-
-
-def pytest_html_results_summary(prefix: list[str], summary, postfix, session) -> None:
-    audit = session.config.stash.get(AUDIT, None)
-    if audit is None:
-        return
-    hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
-    prefix.extend(
-        summary_html(
-            audit.ready,
-            str(audit.gate),
-            counts(audit.findings),
-            hosts,
-            audit.readiness,
-            len(audit.findings),
-        )
-    )
 
 
 # --- end of run ----------------------------------------------------------------------------
@@ -396,11 +360,24 @@ def pytest_html_results_summary(prefix: list[str], summary, postfix, session) ->
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     audit = session.config.stash.get(AUDIT, None)
-    if audit is None or audit.findings_path is None:
+    if audit is None:
         return
-    path = audit.findings_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
+    if audit.junit_path is not None:
+        write_junit(
+            audit.junit_path,
+            audit.findings,
+            audit.started,
+            (datetime.now(UTC) - audit.started).total_seconds(),
+            [
+                ("lmready_version", __version__),
+                ("inventory", str(audit.inventory.path)),
+                ("operator", audit.operator),
+                ("gate_severity", str(audit.gate)),
+            ],
+        )
+    if audit.findings_path is None:
+        return
+    header = {
         "lmready_version": __version__,
         "inventory": str(audit.inventory.path),
         "facts": str(audit.facts_dir),
@@ -420,12 +397,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             }
             for r in audit.readiness
         ],
-        "results": [f.as_record() for f in audit.findings],
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        json.dump(document, out, indent=1)
-    tmp.replace(path)
+    write_findings_json(audit.findings_path, header, audit.findings)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(AUDIT, None) is not None:
+        gc.freeze()  # pytest's final gc.collect() passes need not walk every report again
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -449,4 +428,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         tr.write_line(f"  {r.src}->{r.dst}: {r.state} ({ids})")
     if len(blocked) > 20:
         tr.write_line(f"  ... and {len(blocked) - 20} more pairs; see the HTML report")
-    tr.write_line(f"findings: {audit.findings_path}")
+    for what, path in (("findings", audit.findings_path), ("junit", audit.junit_path)):
+        if path is not None:
+            tr.write_line(f"{what}: {path}")

@@ -1,0 +1,144 @@
+"""One pytest item per check and target, run by a lean protocol.
+
+An audit of 100 hosts is about 130,000 results. pytest's usual protocol spends most of an
+item's time in machinery checks do not use (fixtures, per-phase capture and logging hooks,
+makereport chains), so lmready builds its own items: they keep pytest's node ids, markers,
+``-k``/``-m`` selection, terminal output and every report plugin (all fed through
+``pytest_runtest_logreport``), but resolve their facts and run the check directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lmready.catalogue import CheckFailure, CheckMeta
+from lmready.estate import Estate, FactsUnavailable, HostView, PairView, require_directory
+from lmready.findings import Finding
+
+# Reports are kept by the terminal, JUnit and HTML plugins until the end of the run; at 100,000
+# items every byte counts, and no reporter reads keywords.
+NO_KEYWORDS: dict[str, Any] = {}
+NO_EXTRA_KEYWORDS: frozenset[str] = frozenset()
+
+
+class Sentence:
+    """A failure's report text: one sentence instead of a traceback."""
+
+    def __init__(self, message: str):
+        self.message = message
+        self.reprcrash = self
+
+    def toterminal(self, tw) -> None:
+        tw.line(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CheckItem(pytest.Item):
+    """One check on one target (``hv01`` or ``hv01->hv02``)."""
+
+    def __init__(self, *, meta: CheckMeta, target: tuple[str, ...], **kwargs: Any):
+        super().__init__(**kwargs)
+        # Shared and empty: nothing adds keyword matches to these items, and a set per item
+        # costs 28 MB at 130,000 items.
+        self.extra_keyword_matches = NO_EXTRA_KEYWORDS
+        self.meta = meta
+        self.target = target
+        self.target_id = "->".join(target)
+        for mark in getattr(meta.func, "pytestmark", []):
+            self.own_markers.append(mark)
+            self.keywords[mark.name] = mark
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.meta.func.__code__.co_firstlineno - 1, self.name
+
+    def view(self, estate: Estate) -> HostView | PairView:
+        """Setup: the target's facts. Raises FactsUnavailable, or skips when the check does not apply."""
+        meta = self.meta
+        with_directory = meta.directory != "none"
+        if meta.scope == "host":
+            view = estate.host_view(self.target[0], with_directory)
+        else:
+            view = estate.pair_view(self.target[0], self.target[1], with_directory)
+        if meta.applies is not None:
+            meta.applies(view)
+        if meta.directory == "required":
+            require_directory(view)
+        return view
+
+    def runtest(self) -> None:  # pragma: no cover - the lean protocol below runs checks
+        raise RuntimeError("lmready check items run through lmready's protocol")
+
+
+Judge = Callable[[CheckItem, str, BaseException | None, str], Finding]
+
+
+def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
+    """pytest's runtest protocol for a check item: logstart, setup/call/teardown reports, logfinish."""
+    ihook = item.ihook
+    location = item.location
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=location)
+    start = time.time()
+    when, exc, reason = "setup", None, ""
+    try:
+        view = item.view(estate)
+        when = "call"
+        item.meta.func(view)
+    except pytest.skip.Exception as skip:
+        reason = skip.msg
+    except (Exception, pytest.fail.Exception) as error:  # a check's bug stays on its own item
+        exc = error
+    stop = time.time()
+
+    outcome = "passed" if exc is None and not reason else "skipped" if reason else "failed"
+    finding = judge(item, when, exc, reason)
+    finding.nodeid, finding.duration = item.nodeid, stop - start
+    longrepr: Any = None
+    extra: dict[str, Any] = {}
+    if reason:
+        longrepr = (str(item.path), location[1] + 1, f"Skipped: {reason}")
+    elif isinstance(exc, CheckFailure | FactsUnavailable):
+        longrepr = Sentence(finding.message)
+    elif exc is not None:
+        longrepr = item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
+    if finding.outcome in ("warning", "waived"):
+        # Reported like pytest's xfail: visible everywhere, not counted as a failure.
+        outcome, extra["wasxfail"] = "skipped", f"{finding.outcome}: {finding.message}"
+    # JUnit reads a testcase's properties from its teardown report only.
+    properties = [
+        ("check_id", item.meta.id),
+        ("ref", item.meta.ref),
+        ("target", item.target_id),
+        ("severity", str(finding.severity)),
+    ]
+
+    def report(phase: str, phase_outcome: str, repr_: Any = None, **more: Any) -> pytest.TestReport:
+        rep = pytest.TestReport(
+            item.nodeid,
+            location,
+            NO_KEYWORDS,
+            phase_outcome,
+            repr_,
+            phase,
+            sections=(),
+            duration=stop - start if phase == when else 0.0,
+            start=start,
+            stop=stop,
+            user_properties=properties if phase == "teardown" else None,
+            **more,
+        )
+        if phase == when:
+            rep.lmready = finding
+        return rep
+
+    # A passed setup is not reported: no plugin does anything with it, and at 100,000 items
+    # the extra report costs seconds and megabytes.
+    ihook.pytest_runtest_logreport(report=report(when, outcome, longrepr, **extra))
+    ihook.pytest_runtest_logreport(report=report("teardown", "passed"))
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=location)

@@ -1,0 +1,77 @@
+"""JUnit XML for audits, streamed from the findings.
+
+pytest's junitxml plugin keeps an element tree per testcase (plus one element per property)
+until the end of the run: at 130,000 results that was about 300 MB and several seconds. Audits
+write the same format from the findings instead, one testcase at a time. Each testcase carries
+check_id, ref, target and severity as properties; failures at or above the gate are
+<failure>, checks that could not run are <error>, and warnings, waived failures and checks that
+do not apply are <skipped> (the first two typed pytest.xfail, like pytest reports xfail).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from lmready.findings import Finding, counts
+
+
+def _clean(text: str) -> str:
+    """XML 1.0 forbids most control characters; hosts can send anything."""
+    return "".join(c if c in "\t\n\r" or ord(c) >= 0x20 else f"\\x{ord(c):02x}" for c in text)
+
+
+def _attr(text: str) -> str:
+    return quoteattr(_clean(text))
+
+
+def _testcase(f: Finding) -> str:
+    path, _, name = f.nodeid.partition("::")
+    classname = path.removesuffix(".py").replace("/", ".").lstrip(".")
+    head = (
+        f"<testcase classname={_attr(classname)} name={_attr(name)} file={_attr(path)} "
+        f'line="{f.check.func.__code__.co_firstlineno - 1}" time="{f.duration:.3f}"><properties>'
+        f'<property name="check_id" value={_attr(f.check.id)}/><property name="ref" value={_attr(f.check.ref)}/>'
+        f'<property name="target" value={_attr(f.target)}/>'
+        f'<property name="severity" value="{f.severity}"/></properties>'
+    )
+    if f.outcome == "failed":
+        body = f"<failure message={_attr(f.message)}/>"
+    elif f.outcome == "error":
+        body = f"<error message={_attr(f.message)}/>"
+    elif f.outcome in ("warning", "waived"):
+        body = f'<skipped type="pytest.xfail" message={_attr(f"{f.outcome}: {f.message}")}/>'
+    elif f.outcome == "skipped":
+        body = f'<skipped type="pytest.skip" message={_attr(f.message)}/>'
+    else:
+        body = ""
+    return f"{head}{body}</testcase>\n"
+
+
+def write_junit(
+    path: Path,
+    findings: list[Finding],
+    started: datetime,
+    seconds: float,
+    suite_properties: Iterable[tuple[str, str]],
+) -> None:
+    c = counts(findings)
+    skipped = c["warning"] + c["waived"] + c["skipped"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="lmready">\n')
+        out.write(
+            f'<testsuite name="lmready" errors="{c["error"]}" failures="{c["failed"]}" skipped="{skipped}" '
+            f'tests="{len(findings)}" time="{seconds:.3f}" timestamp="{started.isoformat()}" '
+            f"hostname={_attr(socket.gethostname())}>\n<properties>"
+        )
+        out.write("".join(f"<property name={_attr(k)} value={_attr(v)}/>" for k, v in suite_properties))
+        out.write("</properties>\n")
+        for finding in findings:
+            out.write(_testcase(finding))
+        out.write("</testsuite>\n</testsuites>\n")
+    tmp.replace(path)
