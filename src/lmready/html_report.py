@@ -92,11 +92,24 @@ def compact_html(findings: list[Finding]) -> str:
     return "".join(out)
 
 
+# Beyond this many hosts the matrix shows symbols, so that it still fits a screen.
+WIDE_MATRIX = 12
+SYMBOLS = {"ready": "&#10003;", "not ready": "&#10007;", "unknown": "?"}
+
+
 def matrix_html(hosts: list[str], readiness: list[PairReadiness]) -> str:
     if not readiness:
         return "<p>No pairs in the inventory: host checks only.</p>"
+    wide = len(hosts) > WIDE_MATRIX
+
+    def label(state: str) -> str:
+        return SYMBOLS[state] if wide else escape(state)
+
     cells = {(r.src, r.dst): r for r in readiness}
-    rows = ['<table class="lm-matrix"><tr><th class="lm-corner">source &darr; / destination &rarr;</th>']
+    rows = []
+    if wide:
+        rows.append("<p>&#10003; ready, &#10007; not ready, ? unknown, &ndash; not a pair of the inventory.</p>")
+    rows += ['<table class="lm-matrix"><tr><th class="lm-corner">source &darr; / destination &rarr;</th>']
     rows += [f"<th>{escape(h)}</th>" for h in hosts]
     rows.append("</tr>")
     for src in hosts:
@@ -106,13 +119,13 @@ def matrix_html(hosts: list[str], readiness: list[PairReadiness]) -> str:
             if r is None:
                 rows.append('<td class="lm-none">&ndash;</td>')
             elif r.state == "ready":
-                rows.append('<td class="lm-ready">ready</td>')
+                rows.append(f'<td class="lm-ready">{label("ready")}</td>')
             else:
                 css = "lm-not-ready" if r.state == "not ready" else "lm-unknown"
-                title = escape(f"{src}->{dst}: {len(r.blocking)} blocking results")
+                title = escape(f"{src}->{dst}: {r.state}, {len(r.blocking)} blocking results")
                 rows.append(
                     f'<td class="{css}" title="{title}">'
-                    f'<a href="#{escape(anchor(src, dst))}">{escape(r.state)}</a></td>'
+                    f'<a href="#{escape(anchor(src, dst))}">{label(r.state)}</a></td>'
                 )
         rows.append("</tr>")
     rows.append("</table>")
