@@ -203,6 +203,9 @@ class HostFacts(Model):
     credential_guard_running: bool | None = None
     probes: ListOf(PortProbe) = Field(default_factory=list)
     preflight: Preflight | None = None
+    collection_problems: ListOf(str) = Field(
+        default_factory=list, description="facts the collection script could not read, and why"
+    )
 
     @property
     def fqdn(self) -> str:

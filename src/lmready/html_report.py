@@ -108,7 +108,9 @@ def matrix_html(hosts: list[str], readiness: list[PairReadiness]) -> str:
     cells = {(r.src, r.dst): r for r in readiness}
     rows = []
     if wide:
-        rows.append("<p>&#10003; ready, &#10007; not ready, ? unknown, &ndash; not a pair of the inventory.</p>")
+        rows.append(
+            "<p>&#10003; ready, &#10007; not ready, ? unknown, &ndash; not a pair of the inventory.</p>"
+        )
     rows += ['<table class="lm-matrix"><tr><th class="lm-corner">source &darr; / destination &rarr;</th>']
     rows += [f"<th>{escape(h)}</th>" for h in hosts]
     rows.append("</tr>")
