@@ -79,6 +79,8 @@ class WinRM(Strict):
     credential: str | None = None
     verify_tls: bool | None = None
     ca_bundle: str | None = None
+    client_certificate: str | None = None  # auth: certificate (PEM files)
+    client_key: str | None = None
     connect_timeout: Annotated[float, Field(gt=0, le=600)] | None = None
     operation_timeout: Annotated[float, Field(gt=0, le=3600)] | None = None
 
@@ -93,6 +95,8 @@ class Connection:
     credential: str | None
     verify_tls: bool
     ca_bundle: str | None
+    client_certificate: str | None
+    client_key: str | None
     connect_timeout: float
     operation_timeout: float
 
@@ -336,6 +340,8 @@ _DEFAULT_CONNECTION = Connection(
     credential=None,
     verify_tls=True,
     ca_bundle=None,
+    client_certificate=None,
+    client_key=None,
     connect_timeout=10.0,
     operation_timeout=60.0,
 )

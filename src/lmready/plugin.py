@@ -33,6 +33,7 @@ from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, row_cells,
 from lmready.inventory import Inventory, InventoryError, load_inventory
 from lmready.items import CheckItem, run_protocol
 from lmready.junit import write_junit
+from lmready.live import LiveCollector, Progress
 
 DEFAULT_GATE = "high"
 DEFAULT_REPORTS = {
@@ -45,7 +46,7 @@ DEFAULT_REPORTS = {
 @dataclass
 class Audit:
     inventory: Inventory
-    facts_dir: Path
+    facts_dir: Path | None  # None: collect live from the hosts
     gate: Severity
     findings_path: Path | None
     junit_path: Path | None
@@ -57,11 +58,21 @@ class Audit:
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
 
+    def collect(self, progress: Progress | None = None) -> None:
+        if self.facts_dir is not None:
+            self._estate = SavedFacts(self.facts_dir).collect(self.inventory)
+        else:
+            self._estate = LiveCollector(progress).collect(self.inventory)
+
     @property
     def estate(self) -> Estate:
         if self._estate is None:
-            self._estate = SavedFacts(self.facts_dir).collect(self.inventory)
+            self.collect()
         return self._estate
+
+    @property
+    def source(self) -> str:
+        return str(self.facts_dir) if self.facts_dir is not None else "live (PowerShell Remoting)"
 
     @property
     def readiness(self) -> list[PairReadiness]:
@@ -182,12 +193,7 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         )
     facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
-    if facts_dir is None:
-        raise pytest.UsageError(
-            f"{path}: names no saved facts and live collection is not available yet; pass "
-            "--facts-dir DIR or add facts: DIR to the inventory."
-        )
-    if not facts_dir.is_dir():
+    if facts_dir is not None and not facts_dir.is_dir():
         raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
 
     if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
@@ -217,6 +223,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(HtmlHooks(audit), "lmready-html")
 
 
+def _progress_line(config: pytest.Config) -> Progress:
+    """`collecting facts 12/40` on one terminal line."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+
+    def show(what: str, done: int, total: int) -> None:
+        if terminal is None or total == 0:
+            return
+        terminal.rewrite(f"{what} {done}/{total}", erase=True)
+        if done == total:
+            terminal.write_line("")
+
+    return show
+
+
 def _operator() -> str:
     try:
         return getpass.getuser()
@@ -237,7 +257,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         # pytest-html inserts these values as HTML: escape them.
         metadata["lmready"] = escape(__version__)
         metadata["Inventory"] = escape(str(audit.inventory.path))
-        metadata["Facts"] = escape(str(audit.facts_dir))
+        metadata["Facts"] = escape(audit.source)
         metadata["Operator"] = escape(audit.operator)
         metadata["Started (UTC)"] = escape(audit.started.isoformat(timespec="seconds"))
         metadata["Gate severity"] = escape(str(audit.gate))
@@ -266,7 +286,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     audit = session.config.stash.get(AUDIT, None)
     if audit is None:
         return
-    audit.compact_html = sum(isinstance(i, CheckItem) for i in session.items) > COMPACT_ABOVE
+    items = sum(isinstance(i, CheckItem) for i in session.items)
+    audit.compact_html = items > COMPACT_ABOVE
+    if items and not session.config.option.collectonly:
+        audit.collect(_progress_line(session.config))
     # Hundreds of thousands of long-lived objects now exist; keep the cyclic GC from rescanning
     # them over and over while the checks run.
     gc.collect()
@@ -380,7 +403,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     header = {
         "lmready_version": __version__,
         "inventory": str(audit.inventory.path),
-        "facts": str(audit.facts_dir),
+        "facts": audit.source,
         "operator": audit.operator,
         "started": audit.started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),

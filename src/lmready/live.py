@@ -1,0 +1,166 @@
+"""Live collection: preflight, then one PowerShell round trip per host, then one batched port
+probe per migration source, all hosts concurrently. A host that fails gets one sentence on each
+of its checks; the others are not disturbed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+
+from lmready import preflight
+from lmready.credentials import CredentialError, resolve
+from lmready.estate import Estate, FactsUnavailable
+from lmready.facts import HostFacts, PerformanceOption, Preflight
+from lmready.inventory import Host, Inventory
+from lmready.psrp import RemoteError, Session, open_session
+from lmready.wire import WireError, collection_script, parse_host, parse_probes, probe_script
+
+MIGRATION_PORT, SMB_PORT = 6600, 445
+MAX_WORKERS = 32  # sessions in flight; each is mostly waiting on the network
+PREFLIGHT_TIMEOUT = 3.0
+
+Progress = Callable[[str, int, int], None]
+
+
+class LiveCollector:
+    def __init__(self, progress: Progress | None = None, workers: int = MAX_WORKERS):
+        self.progress = progress or (lambda what, done, total: None)
+        self.workers = workers
+
+    def collect(self, inventory: Inventory) -> Estate:
+        hosts: dict[str, HostFacts | FactsUnavailable] = {}
+        checked = preflight.run(
+            [preflight.Probe(h.name, h.address, h.connection.port) for h in inventory.hosts.values()],
+            PREFLIGHT_TIMEOUT,
+        )
+        reachable = []
+        for host in inventory.hosts.values():
+            outcome = checked[host.name]
+            if outcome.ok:
+                reachable.append(host)
+            else:
+                hosts[host.name] = FactsUnavailable(
+                    f"{host.name}: preflight failed: {outcome.detail}; check the name, DNS and that WinRM "
+                    f"listens on port {host.connection.port}."
+                )
+
+        sessions: dict[str, Session] = {}
+        try:
+            results = self._each(
+                reachable, lambda h: self._first_round(h, inventory, checked[h.name]), "collecting facts"
+            )
+            for host, result in zip(reachable, results, strict=True):
+                if isinstance(result, FactsUnavailable):
+                    hosts[host.name] = result
+                else:
+                    sessions[host.name], hosts[host.name] = result
+            self._pair_round(inventory, hosts, sessions)
+        finally:
+            for session in sessions.values():
+                session.close()
+        domains = {
+            d.name: FactsUnavailable(
+                f"{d.name}: Active Directory is not read live by this version of lmready; audit saved "
+                "directory facts with --facts-dir."
+            )
+            for d in inventory.domains
+        }
+        return Estate(inventory, {name: hosts[name] for name in inventory.hosts}, domains)
+
+    def _each(self, items: list, work: Callable, what: str) -> list:
+        total, done = len(items), 0
+        self.progress(what, 0, total)
+        if not items:
+            return []
+        out = [None] * total
+        with ThreadPoolExecutor(max_workers=min(self.workers, total)) as pool:
+            futures = {pool.submit(work, item): i for i, item in enumerate(items)}
+            for future in as_completed(futures):
+                out[futures[future]] = future.result()
+                done += 1
+                self.progress(what, done, total)
+        return out
+
+    def _first_round(
+        self, host: Host, inventory: Inventory, outcome: preflight.Outcome
+    ) -> tuple[Session, HostFacts] | FactsUnavailable:
+        try:
+            secret = resolve(
+                host.connection.credential, inventory.credentials.get(host.connection.credential or "")
+            )
+        except CredentialError as exc:
+            return FactsUnavailable(f"{host.name}: {exc}")
+        try:
+            session = open_session(host, secret)
+        except RemoteError as exc:
+            return FactsUnavailable(str(exc))
+        try:
+            sent = datetime.now(UTC)
+            text = session.run(collection_script(), "the collection script")
+            received = datetime.now(UTC)
+            # The host read its clock somewhere between sending and receiving: compare with the middle.
+            runner = sent + (received - sent) / 2
+            facts = parse_host(
+                text, host.name, runner, Preflight(resolved=True, winrm_port_open=outcome.port_open)
+            )
+        except RemoteError as exc:
+            session.close()
+            return FactsUnavailable(str(exc))
+        except WireError as exc:
+            session.close()
+            return FactsUnavailable(f"{host.name}: {exc}.")
+        return session, facts
+
+    def _pair_round(
+        self,
+        inventory: Inventory,
+        hosts: dict[str, HostFacts | FactsUnavailable],
+        sessions: dict[str, Session],
+    ) -> None:
+        targets: dict[str, list[dict]] = {}
+        for src, dst in inventory.pairs:
+            a, b = hosts.get(src), hosts.get(dst)
+            if not isinstance(a, HostFacts) or not isinstance(b, HostFacts) or src not in sessions:
+                continue
+            ports = [MIGRATION_PORT]
+            if PerformanceOption.SMB in (a.migration.performance_option, b.migration.performance_option):
+                ports.append(SMB_PORT)
+            for address in migration_addresses(b):
+                targets.setdefault(src, []).extend({"dst": dst, "address": address, "port": p} for p in ports)
+        sources = [name for name in inventory.hosts if name in targets]
+
+        def probe(src: str) -> list | str:
+            try:
+                text = sessions[src].run(probe_script(targets[src]), "the port probe script")
+                return parse_probes(text)
+            except (RemoteError, WireError) as exc:
+                return str(exc)
+
+        for src, result in zip(sources, self._each(sources, probe, "probing migration ports"), strict=True):
+            facts = hosts[src]
+            assert isinstance(facts, HostFacts)
+            if isinstance(result, str):
+                problems = [*facts.collection_problems, f"port probes: {result}"]
+                hosts[src] = facts.model_copy(update={"collection_problems": problems})
+            else:
+                hosts[src] = facts.model_copy(update={"probes": result})
+
+
+def migration_addresses(facts: HostFacts, limit: int = 4) -> list[str]:
+    """Where a source would send migration traffic: the host's addresses on its migration
+    networks, or, when it takes any network, its addresses that are not loopback or link-local."""
+    addresses = []
+    networks = [n.network for n in facts.migration_networks]
+    for a in facts.addresses:
+        try:
+            ip = a.ip
+        except ValueError:
+            continue
+        if ip.is_loopback or ip.is_link_local:
+            continue
+        if networks and not facts.migration.use_any_network and not any(ip in n for n in networks):
+            continue
+        addresses.append(str(ip))
+    return addresses[:limit]
