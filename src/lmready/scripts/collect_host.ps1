@@ -24,7 +24,7 @@ $facts.os = @{ caption = [string]$os.Caption; build = [string]$os.BuildNumber }
 $facts.free_memory_bytes = [int64]$os.FreePhysicalMemory * 1024
 
 $facts.features = @(Read-Fact 'Get-WindowsFeature' {
-    Get-WindowsFeature -Name Hyper-V, Hyper-V-PowerShell | ForEach-Object {
+    Get-WindowsFeature -Name 'Hyper-V', 'Hyper-V-PowerShell' | ForEach-Object {
         @{ name = [string]$_.Name; installed = [bool]$_.Installed }
     }
 })
