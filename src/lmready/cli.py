@@ -54,6 +54,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the catalogue table in README (default README.md)",
     )
 
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="collect facts live and save them for offline audits (--facts-dir)",
+        description="Collect every host's facts and save them as DIR/hosts/NAME.json (never credentials); "
+        "audit them later with `pytest --inventory INV --facts-dir DIR`. Exit code 1 when a host could not be read.",
+    )
+    snapshot.add_argument("--inventory", metavar="PATH", required=True)
+    snapshot.add_argument("--out", metavar="DIR", required=True)
+
+    lab = commands.add_parser("lab", help="start, stop or inspect the lab hosts (WS-Management on loopback)")
+    lab_commands = lab.add_subparsers(dest="lab_command", metavar="up|down|status", required=True)
+    lab_up = lab_commands.add_parser(
+        "up", help="start the lab hosts in the background and write an inventory for them"
+    )
+    lab_up.add_argument("--scenario", metavar="FILE", help="lab scenario (default: the bundled one)")
+    lab_up.add_argument("--inventory-out", metavar="PATH", default="inventories/lab.yml")
+    lab_up.add_argument(
+        "--transport",
+        choices=("https", "ntlm"),
+        default="https",
+        help="https: Basic over TLS with a generated CA; ntlm: HTTP with message encryption",
+    )
+    lab_commands.add_parser("down", help="stop everything `lab up` started")
+    lab_commands.add_parser("status", help="say what runs")
+    lab.add_argument(
+        "--state-dir", metavar="DIR", default=".lab", help="where the lab keeps its state (.lab)"
+    )
+
     schema = commands.add_parser("schema", help="print or write the facts JSON Schemas")
     schema.add_argument("--write", metavar="DIR", help="write the schema files into DIR")
     return parser
@@ -70,6 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         return catalogue(args)
     if args.command == "schema":
         return schema(args)
+    if args.command == "snapshot":
+        return snapshot(args)
+    if args.command == "lab":
+        from lmready.lab import control
+
+        state = Path(args.state_dir)
+        if args.lab_command == "up":
+            scenario = Path(args.scenario) if args.scenario else None
+            return control.up(scenario, Path(args.inventory_out), state, args.transport)
+        return control.down(state) if args.lab_command == "down" else control.status(state)
     parser.print_help()
     return 0
 
@@ -124,6 +162,34 @@ def catalogue(args: argparse.Namespace) -> int:
         print(f"{meta.id}  {meta.ref:<3} {meta.scope:<4} {meta.severity!s:<8} {meta.title}")
     print(f"\nmarkers: {', '.join(AREAS)} (select with pytest -m AREA)")
     return 0
+
+
+def snapshot(args: argparse.Namespace) -> int:
+    from lmready.estate import FactsUnavailable
+    from lmready.inventory import InventoryError, load_inventory
+    from lmready.live import LiveCollector
+
+    try:
+        inventory = load_inventory(Path(args.inventory))
+    except InventoryError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 4
+
+    def progress(what: str, done: int, total: int) -> None:
+        print(f"\r{what} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    estate = LiveCollector(progress).collect(inventory)
+    out = Path(args.out) / "hosts"
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for name, facts in estate.hosts.items():
+        if isinstance(facts, FactsUnavailable):
+            failed += 1
+            print(str(facts), file=sys.stderr)
+            continue
+        (out / f"{name}.json").write_text(facts.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    print(f"saved {len(estate.hosts) - failed} of {len(estate.hosts)} hosts in {out}")
+    return 1 if failed else 0
 
 
 def schema(args: argparse.Namespace) -> int:

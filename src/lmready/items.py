@@ -76,7 +76,7 @@ class CheckItem(pytest.Item):
         raise RuntimeError("lmready check items run through lmready's protocol")
 
 
-Judge = Callable[[CheckItem, str, BaseException | None, str], Finding]
+Judge = Callable[[CheckMeta, str, str, BaseException | None, str], Finding]
 
 
 def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
@@ -97,7 +97,7 @@ def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
     stop = time.time()
 
     outcome = "passed" if exc is None and not reason else "skipped" if reason else "failed"
-    finding = judge(item, when, exc, reason)
+    finding = judge(item.meta, item.target_id, when, exc, reason)
     finding.nodeid, finding.duration = item.nodeid, stop - start
     longrepr: Any = None
     extra: dict[str, Any] = {}

@@ -133,8 +133,9 @@ class LiveCollector:
 
         def probe(src: str) -> list | str:
             try:
-                text = sessions[src].run(probe_script(targets[src]), "the port probe script")
-                return parse_probes(text)
+                return parse_probes(
+                    sessions[src].run(probe_script(targets[src]), "the port probe script").text
+                )
             except (RemoteError, WireError) as exc:
                 return str(exc)
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from lmready import __version__
-from lmready.catalogue import AREAS, CheckFailure, Severity, load_catalogue, meta_of, suite_dir
+from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
 from lmready.estate import Estate, FactsUnavailable
 from lmready.findings import (
@@ -85,15 +86,20 @@ class Audit:
         """The gate passed: results exist and none failed or could not be checked."""
         return bool(self.findings) and not any(f.outcome in ("failed", "error") for f in self.findings)
 
-    def judge(self, item: CheckItem, when: str, exc: BaseException | None, skip_reason: str) -> Finding:
-        """The finding for one check item; recorded for the reports."""
-        meta, target = item.meta, item.target_id
+    def judge(
+        self, meta: CheckMeta, target: str, when: str, exc: BaseException | None, skip_reason: str
+    ) -> Finding:
+        """The finding for one check on one target; recorded for the reports."""
         if skip_reason:
             finding = Finding(meta, target, "skipped", meta.severity, f"{target}: {skip_reason}")
         elif exc is None:
             finding = Finding(meta, target, "passed", meta.severity)
         elif isinstance(exc, CheckFailure):
             finding = judge_failure(meta, target, exc, self.gate, self.inventory.waivers, self.today)
+        elif isinstance(exc, AssertionError) and when == "call":
+            # Your own checks assert the plain pytest way; the assertion is the observation.
+            failure = CheckFailure(_first_line(exc), "what the check asserts", f"see {meta.name}")
+            finding = judge_failure(meta, target, failure, self.gate, self.inventory.waivers, self.today)
         else:
             message = (
                 str(exc)
@@ -166,6 +172,7 @@ def _relative(path: Path) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     for area, text in AREAS.items():
         config.addinivalue_line("markers", f"{area}: {text}")
+    config.addinivalue_line("markers", "lmready(id, ref, title, severity): metadata of a check of your own")
     if not _is_audit(config):
         return
     if config.option.remediate:
@@ -221,6 +228,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
     config.pluginmanager.register(HtmlHooks(audit), "lmready-html")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _progress_line(config: pytest.Config) -> Progress:
@@ -454,3 +466,89 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for what, path in (("findings", audit.findings_path), ("junit", audit.junit_path)):
         if path is not None:
             tr.write_line(f"{what}: {path}")
+
+
+# --- your own checks, the testinfra way ------------------------------------------------------
+
+
+@pytest.fixture
+def testinfra_host(request: pytest.FixtureRequest):
+    """A pytest-testinfra host (winrm:// backend) for one inventory host.
+
+    Tests that use it run once per inventory host and appear in every report like lmready's
+    own checks (give them @pytest.mark.lmready(id=..., ref=..., severity=...) for a stable ID).
+    """
+    audit = request.config.stash.get(AUDIT, None)
+    if audit is None:
+        pytest.skip("testinfra_host needs an audit: run with --inventory")
+    return testinfra_for(audit.inventory, request.param)
+
+
+def testinfra_for(inventory: Inventory, name: str):
+    import testinfra
+
+    from lmready.credentials import resolve
+
+    host = inventory.hosts[name]
+    c = host.connection
+    secret = resolve(c.credential, inventory.credentials.get(c.credential or ""))
+    user = quote(secret.username, safe="") if secret else ""
+    password = quote(secret.password, safe="") if secret else ""
+    # testinfra's winrm backend always authenticates with NTLM (message encryption over HTTP).
+    return testinfra.get_host(
+        f"winrm://{user}:{password}@{host.address}:{c.port}",
+        no_ssl=c.scheme == "http",
+        no_verify_ssl=not c.verify_tls,
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    audit = metafunc.config.stash.get(AUDIT, None)
+    if audit is not None and "testinfra_host" in metafunc.fixturenames:
+        names = list(audit.inventory.hosts)
+        metafunc.parametrize("testinfra_host", names, ids=names, indirect=True)
+
+
+def _user_check(item: pytest.Item) -> CheckMeta | None:
+    """Metadata for a test of your own that runs per inventory host."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "testinfra_host" not in callspec.params:
+        return None
+    mark = item.get_closest_marker("lmready")
+    kw = mark.kwargs if mark else {}
+    func = item.function
+    doc = (func.__doc__ or "").strip().splitlines()
+    return CheckMeta(
+        id=kw.get("id", "USER"),
+        ref=kw.get("ref", "-"),
+        title=kw.get("title", doc[0] if doc else func.__name__),
+        severity=Severity.parse(kw.get("severity", "high")),
+        area="extra",
+        scope="host",
+        fix=None,
+        directory="none",
+        applies=None,
+        func=func,
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    audit = item.config.stash.get(AUDIT, None)
+    meta = _user_check(item) if audit is not None else None
+    if meta is None or call.when == "teardown" or (call.when == "setup" and report.passed):
+        return report
+    target = str(item.callspec.params["testinfra_host"])
+    exc = call.excinfo.value if call.excinfo else None
+    skip = ""
+    if report.skipped:
+        skip = (
+            report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else "skipped"
+        )
+    finding = audit.judge(meta, target, call.when, exc if not skip else None, skip)
+    finding.nodeid, finding.duration = item.nodeid, report.duration
+    if finding.outcome in ("warning", "waived"):
+        report.outcome, report.wasxfail = "skipped", f"{finding.outcome}: {finding.message}"
+    report.lmready = finding
+    return report

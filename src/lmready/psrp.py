@@ -25,6 +25,12 @@ class RemoteError(Exception):
     """One sentence about a host, for every check of that host."""
 
 
+@dataclass(frozen=True)
+class Output:
+    text: str
+    errors: list[str]
+
+
 @dataclass
 class Session:
     """An open RunspacePool on one host."""
@@ -32,21 +38,26 @@ class Session:
     host: Host
     pool: RunspacePool
 
-    def run(self, script: str, what: str) -> str:
-        """Run a script that writes one string; its errors make this fail."""
+    def run(self, script: str, what: str) -> Output:
+        """Run a script that writes one string. A terminating error fails the call;
+        non-terminating ones (which pypsrp does not count in had_errors) come back with the text."""
         try:
             ps = PowerShell(self.pool)
             ps.add_script(script)
             output = ps.invoke()
         except Exception as exc:
             raise RemoteError(explain(self.host, exc, what)) from None
+        errors = [_first_line(str(e)) for e in ps.streams.error]
         if ps.had_errors:
-            first = ps.streams.error[0] if ps.streams.error else "the pipeline failed"
-            raise RemoteError(f"{self.host.name}: {what} failed on the host: {_first_line(str(first))}.")
+            first = errors[0] if errors else "the pipeline failed"
+            raise RemoteError(f"{self.host.name}: {what} failed on the host: {first}.")
         texts = [o for o in output if isinstance(o, str)]
         if not texts:
-            raise RemoteError(f"{self.host.name}: {what} printed nothing; is this a Windows PowerShell host?")
-        return "".join(texts)
+            detail = f" ({errors[0]})" if errors else ""
+            raise RemoteError(
+                f"{self.host.name}: {what} printed nothing{detail}; is this a Windows PowerShell host?"
+            )
+        return Output("".join(texts), errors)
 
     def close(self) -> None:
         # Best effort: the facts are in hand, and a host that hangs up now changes nothing.

@@ -1,0 +1,107 @@
+"""A running lab: one WS-Management server per scenario host, on loopback, and the inventory
+that points lmready at them.
+
+``lmready lab up`` runs this in a background process (``python -m lmready.lab.serve``) and
+records it in a state file; tests start it in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from lmready.lab.model import HyperVHost, LabNetwork
+from lmready.lab.scenario import Scenario
+from lmready.lab.wsman import Knobs, LabServer, TlsFiles, make_tls
+
+USER_ENV, PASSWORD_ENV = "LMREADY_LAB_USER", "LMREADY_LAB_PASSWORD"
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class LabHostRuntime:
+    name: str
+    model: HyperVHost
+    server: LabServer
+
+    @property
+    def knobs(self) -> Knobs:
+        return self.server.knobs
+
+
+@dataclass
+class Lab:
+    scenario: Scenario
+    workdir: Path
+    transport: str = "https"  # "https" (Basic over TLS, validated) or "ntlm" (HTTP, message encryption)
+    hosts: dict[str, LabHostRuntime] = field(default_factory=dict)
+    tls: TlsFiles | None = None
+    network: LabNetwork = field(default_factory=LabNetwork)
+
+    def start(self) -> Lab:
+        os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.transport == "https":
+            self.tls = make_tls(self.workdir / "tls", ["localhost", *self.scenario.hosts])
+        try:
+            for name, facts in self.scenario.hosts.items():
+                model = HyperVHost(facts, self.network)
+                self.network.add(model)
+                server = LabServer(
+                    model,
+                    username=self.scenario.username,
+                    password=self.scenario.password,
+                    auth="basic" if self.transport == "https" else "ntlm",
+                    tls=self.tls,
+                    bind=LOOPBACK,
+                )
+                server.start()
+                self.hosts[name] = LabHostRuntime(name, model, server)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for runtime in self.hosts.values():
+            runtime.server.stop()
+
+    def inventory(self, **extra: object) -> dict[str, object]:
+        """An inventory for the lab: credentials by environment variable, TLS validated."""
+        winrm = (
+            {"auth": "basic", "scheme": "https", "ca_bundle": str(self.tls.ca)}
+            if self.tls
+            else {"auth": "ntlm", "scheme": "http"}
+        )
+        names = list(self.hosts)
+        doc: dict[str, object] = {
+            "version": 1,
+            "credentials": {"lab": {"username_env": USER_ENV, "password_env": PASSWORD_ENV}},
+            "defaults": {
+                "winrm": {**winrm, "credential": "lab", "connect_timeout": 5, "operation_timeout": 20}
+            },
+            "hosts": [
+                {"name": n, "address": LOOPBACK, "winrm": {"port": r.server.port}}
+                for n, r in self.hosts.items()
+            ],
+            "groups": {"lab": names},
+            "pairs": [{"mesh": "lab"}],
+            "policy": self.scenario.policy,
+        }
+        doc.update(extra)
+        return doc
+
+    def write_inventory(self, path: Path, **extra: object) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = (
+            "# Written by `lmready lab up`: the lab hosts on loopback. The credentials come from\n"
+            f"# ${USER_ENV} and ${PASSWORD_ENV} (the lab's values are printed by `lmready lab up`).\n"
+        )
+        path.write_text(header + yaml.safe_dump(self.inventory(**extra), sort_keys=False), encoding="utf-8")
+        return path
+
+    def env(self) -> dict[str, str]:
+        return {USER_ENV: self.scenario.username, PASSWORD_ENV: self.scenario.password}
