@@ -5,8 +5,10 @@ of its checks; the others are not disturbed.
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 
 from lmready import preflight
@@ -70,17 +72,60 @@ class LiveCollector:
         return Estate(inventory, {name: hosts[name] for name in inventory.hosts}, domains)
 
     def _each(self, items: list, work: Callable, what: str) -> list:
-        total, done = len(items), 0
+        """work(item) for every item, concurrently (at most ``workers`` at once), in order.
+
+        A bug in one item's work becomes that item's one-sentence result, and an item that runs
+        past its deadline is given up on: pypsrp retries a read timeout five times, so a hung host
+        would otherwise hold the whole audit for minutes. Threads are daemons, so one that is
+        still stuck on a dead host does not keep the process from exiting either."""
+        total = len(items)
         self.progress(what, 0, total)
-        if not items:
-            return []
-        out = [None] * total
-        with ThreadPoolExecutor(max_workers=min(self.workers, total)) as pool:
-            futures = {pool.submit(work, item): i for i, item in enumerate(items)}
-            for future in as_completed(futures):
-                out[futures[future]] = future.result()
-                done += 1
-                self.progress(what, done, total)
+        out: list = [None] * total
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        slots = threading.Semaphore(self.workers)
+        started: dict[int, float] = {}
+
+        def run(i: int, item) -> None:
+            try:
+                result = work(item)
+            except Exception as exc:
+                result = FactsUnavailable(
+                    f"{item.name}: {what} failed: {type(exc).__name__}: {exc} (a bug in lmready; please report it)."
+                )
+            finally:
+                slots.release()
+            results.put((i, result))
+
+        def launch() -> None:
+            for i, item in enumerate(items):
+                slots.acquire()
+                started[i] = time.monotonic()
+                threading.Thread(target=run, args=(i, item), daemon=True, name=f"lmready-{what}").start()
+
+        threading.Thread(target=launch, daemon=True).start()
+        done = 0
+        while done < total:
+            try:
+                i, result = results.get(timeout=0.2)
+                finished = [(i, result)]
+            except queue.Empty:
+                now = time.monotonic()
+                finished = [
+                    (
+                        i,
+                        FactsUnavailable(
+                            f"{items[i].name}: {what} did not finish within {deadline(items[i]):.0f} s; the host "
+                            "may be hung or overloaded; check WinRM on it, or raise winrm.operation_timeout."
+                        ),
+                    )
+                    for i, t in list(started.items())
+                    if out[i] is None and now - t > deadline(items[i])
+                ]
+            for i, result in finished:
+                if out[i] is None:
+                    out[i] = result
+                    done += 1
+                    self.progress(what, done, total)
         return out
 
     def _first_round(
@@ -98,13 +143,16 @@ class LiveCollector:
             return FactsUnavailable(str(exc))
         try:
             sent = datetime.now(UTC)
-            text = session.run(collection_script(), "the collection script")
+            output = session.run(collection_script(), "the collection script")
             received = datetime.now(UTC)
             # The host read its clock somewhere between sending and receiving: compare with the middle.
             runner = sent + (received - sent) / 2
             facts = parse_host(
-                text, host.name, runner, Preflight(resolved=True, winrm_port_open=outcome.port_open)
+                output.text, host.name, runner, Preflight(resolved=True, winrm_port_open=outcome.port_open)
             )
+            if output.errors:
+                problems = [*facts.collection_problems, *output.errors]
+                facts = facts.model_copy(update={"collection_problems": problems})
         except RemoteError as exc:
             session.close()
             return FactsUnavailable(str(exc))
@@ -129,24 +177,30 @@ class LiveCollector:
                 ports.append(SMB_PORT)
             for address in migration_addresses(b):
                 targets.setdefault(src, []).extend({"dst": dst, "address": address, "port": p} for p in ports)
-        sources = [name for name in inventory.hosts if name in targets]
+        sources = [host for name, host in inventory.hosts.items() if name in targets]
 
-        def probe(src: str) -> list | str:
+        def probe(src: Host) -> list | str:
             try:
-                return parse_probes(
-                    sessions[src].run(probe_script(targets[src]), "the port probe script").text
-                )
+                output = sessions[src.name].run(probe_script(targets[src.name]), "the port probe script")
+                return parse_probes(output.text)
             except (RemoteError, WireError) as exc:
                 return str(exc)
 
-        for src, result in zip(sources, self._each(sources, probe, "probing migration ports"), strict=True):
+        for host, result in zip(sources, self._each(sources, probe, "probing migration ports"), strict=True):
+            src = host.name
             facts = hosts[src]
             assert isinstance(facts, HostFacts)
-            if isinstance(result, str):
+            if not isinstance(result, list):  # a sentence: the probes could not be taken
                 problems = [*facts.collection_problems, f"port probes: {result}"]
                 hosts[src] = facts.model_copy(update={"collection_problems": problems})
             else:
                 hosts[src] = facts.model_copy(update={"probes": result})
+
+
+def deadline(host: Host) -> float:
+    """How long one host may take for one round: connecting, then the script itself, which
+    WinRM keeps alive with OperationTimeout faults every operation_timeout seconds."""
+    return host.connection.connect_timeout + 3 * host.connection.operation_timeout + 5
 
 
 def migration_addresses(facts: HostFacts, limit: int = 4) -> list[str]:

@@ -80,7 +80,7 @@ def open_session(host: Host, secret: Secret | None) -> Session:
         cert_validation=(c.ca_bundle or True) if c.verify_tls else False,
         connection_timeout=c.connect_timeout,
         operation_timeout=max(1, int(c.operation_timeout)),
-        read_timeout=c.operation_timeout + 10,
+        read_timeout=c.operation_timeout + 5,
         no_proxy=True,
         encryption="auto",
         **kwargs,

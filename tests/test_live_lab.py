@@ -1,0 +1,222 @@
+"""Live audits of the lab through real pypsrp: HTTPS with validation and NTLM with encryption,
+the same findings as offline, requests counted, and every fault on one host only."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from audit_run import run_audit
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from lmready.estate import FactsUnavailable
+from lmready.facts import HostFacts, Preflight
+from lmready.inventory import load_inventory
+from lmready.lab.control import DEFAULT_SCENARIO
+from lmready.lab.runtime import Lab
+from lmready.lab.scenario import load_scenario
+from lmready.live import LiveCollector
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+SCENARIO = load_scenario(DEFAULT_SCENARIO)
+NAMES = list(SCENARIO.hosts)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    running = Lab(SCENARIO, tmp_path_factory.mktemp("lab")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def calm(request):
+    """Every test starts with no fault injected and the scenario's state."""
+    yield
+    if "lab" in request.fixturenames:
+        for runtime in request.getfixturevalue("lab").hosts.values():
+            for knob, value in vars(type(runtime.knobs)()).items():
+                if not knob.startswith("_"):
+                    setattr(runtime.knobs, knob, value)
+            runtime.model.malformed_json = False
+
+
+def outcomes(run) -> dict[tuple[str, str], str]:
+    return {(r["check_id"], r["target"]): r["outcome"] for r in run.findings["results"]}
+
+
+def offline_estate(tmp_path: Path, lab: Lab) -> Path:
+    """The scenario's facts saved as an offline audit would read them."""
+    hosts = tmp_path / "facts" / "hosts"
+    hosts.mkdir(parents=True)
+    for name, facts in SCENARIO.hosts.items():
+        saved = facts.model_copy(update={"preflight": Preflight(resolved=True, winrm_port_open=True)})
+        (hosts / f"{name}.json").write_text(saved.model_dump_json())
+    inventory = lab.inventory(facts="facts")
+    path = tmp_path / "offline.yml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def test_live_https_audit_matches_the_offline_audit(lab, tmp_path):
+    inventory = lab.write_inventory(tmp_path / "lab.yml")
+    before = {n: r.server.requests for n, r in lab.hosts.items()}
+    live = run_audit(tmp_path / "live", inventory, env=lab.env())
+    offline = run_audit(tmp_path / "offline", offline_estate(tmp_path, lab))
+    assert live.returncode == offline.returncode == 1
+    assert "Traceback" not in live.stdout + live.stderr
+    assert outcomes(live) == outcomes(offline)
+    assert live.findings["facts"] == "live (PowerShell Remoting)"
+    # One pool and one pipeline per host (Create, Receive, Command, Receive), the pair round on
+    # the same pool (Command, Receive), and Delete: 7 requests, every host being a source.
+    used = {n: r.server.requests - before[n] for n, r in lab.hosts.items()}
+    assert used == dict.fromkeys(NAMES, 7)
+    # The faults the default scenario carries, seen over the wire.
+    assert live.result("LMR-041", "lab-hv03")["outcome"] == "failed"
+    assert live.result("LMR-013", "lab-hv01->lab-hv04")["outcome"] == "failed"
+    assert live.result("LMR-055", "lab-hv01")["outcome"] == "passed"  # preflight, live only
+
+
+def test_live_ntlm_with_encryption_matches(tmp_path):
+    lab = Lab(SCENARIO, tmp_path / "lab", transport="ntlm").start()
+    try:
+        inventory = lab.write_inventory(tmp_path / "lab.yml")
+        assert yaml.safe_load(inventory.read_text())["defaults"]["winrm"]["auth"] == "ntlm"
+        live = run_audit(tmp_path / "live", inventory, env=lab.env())
+        offline = run_audit(tmp_path / "offline", offline_estate(tmp_path, lab))
+        assert outcomes(live) == outcomes(offline)
+        # NTLM adds its three-leg handshake on the one kept-alive connection.
+        assert {n: r.server.requests for n, r in lab.hosts.items()} == dict.fromkeys(NAMES, 10)
+    finally:
+        lab.stop()
+
+
+def collect(lab: Lab, tmp_path: Path, **defaults) -> dict[str, HostFacts | FactsUnavailable]:
+    doc = lab.inventory()
+    doc["defaults"]["winrm"].update(defaults)
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    old = {k: os.environ.get(k) for k in lab.env()}
+    os.environ.update(lab.env())
+    try:
+        return LiveCollector().collect(load_inventory(path)).hosts
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.mark.parametrize(
+    "knob, value, sentence",
+    [
+        ("refuse", True, "lab-hv02: preflight failed: port"),
+        # WinRM reports faults as HTTP 500 with a WS-Management fault body.
+        (
+            "http_500",
+            True,
+            "lab-hv02: WinRM at https://127.0.0.1:{port}/wsman reported a fault during opening",
+        ),
+        ("drop_on_receive", True, "lab-hv02: the connection to https://127.0.0.1:{port}/wsman failed during"),
+        ("hang", 30.0, "lab-hv02: collecting facts did not finish within 10 s"),
+        (
+            "malformed_xml",
+            True,
+            "lab-hv02: https://127.0.0.1:{port}/wsman answered opening a PowerShell session "
+            "with something that is not WS-Management XML",
+        ),
+        (
+            "wrong_credentials",
+            True,
+            "lab-hv02: https://127.0.0.1:{port}/wsman refused the credentials (basic "
+            "authentication); check the user name and password of credential 'lab'.",
+        ),
+    ],
+)
+def test_each_fault_is_one_sentence_on_its_host_only(lab, tmp_path, knob, value, sentence):
+    setattr(lab.hosts["lab-hv02"].knobs, knob, value)
+    hosts = collect(lab, tmp_path, operation_timeout=1, connect_timeout=2)
+    failure = hosts["lab-hv02"]
+    assert isinstance(failure, FactsUnavailable), knob
+    message = str(failure)
+    assert message.startswith(sentence.format(port=lab.hosts["lab-hv02"].server.port)), message
+    assert "\n" not in message and "Traceback" not in message
+    for name in ("lab-hv01", "lab-hv03", "lab-hv04"):
+        assert isinstance(hosts[name], HostFacts), (name, hosts[name])
+
+
+def test_malformed_json_from_the_host(lab, tmp_path):
+    lab.hosts["lab-hv02"].model.malformed_json = True
+    hosts = collect(lab, tmp_path)
+    assert str(hosts["lab-hv02"]).startswith("lab-hv02: the host's answer is not JSON")
+    assert isinstance(hosts["lab-hv01"], HostFacts)
+
+
+def test_wrong_ca_is_refused(lab, tmp_path):
+    other = Lab(SCENARIO, tmp_path / "other").start()  # a second lab: another CA
+    other.stop()
+    hosts = collect(lab, tmp_path, ca_bundle=str(other.tls.ca))
+    assert all(str(f).startswith(f"{n}: the TLS certificate of https://127.0.0.1:") for n, f in hosts.items())
+
+
+def test_wrong_password_says_so_in_one_line(lab, tmp_path):
+    inventory = lab.write_inventory(tmp_path / "lab.yml")
+    run = run_audit(tmp_path / "run", inventory, env={**lab.env(), "LMREADY_LAB_PASSWORD": "not-it"})
+    assert run.returncode == 1
+    errors = {r["message"] for r in run.findings["results"] if r["outcome"] == "error"}
+    assert len({m for m in errors if "refused the credentials" in m}) == len(NAMES)
+    assert all("\n" not in m for m in errors)
+    assert "not-it" not in json.dumps(run.findings) + run.stdout
+
+
+def test_remediation_cmdlets_are_validated_by_the_lab_host(lab):
+    runtime = lab.hosts["lab-hv03"]
+    wsman = WSMan(
+        "127.0.0.1",
+        port=runtime.server.port,
+        username=SCENARIO.username,
+        password=SCENARIO.password,
+        auth="basic",
+        cert_validation=str(lab.tls.ca),
+        no_proxy=True,
+    )
+
+    def run(script: str) -> PowerShell:
+        with RunspacePool(wsman) as pool:
+            ps = PowerShell(pool)
+            ps.add_script(script)
+            ps.invoke()
+            return ps
+
+    typo = run("Set-VMHost -VirtualMachineMigrationPerformanceOptions SMB")
+    assert "A parameter cannot be found that matches parameter name" in str(typo.streams.error[0])
+    article = run("Set-VMHost -VirtualMachineMigrationPerformanceOption SMBTransport")
+    assert "Unable to match the identifier name SMBTransport" in str(article.streams.error[0])
+    assert runtime.model.state.migration.performance_option.value == "TCPIP"  # nothing changed
+    unknown = run("Set-VMMigrationNetworks 10.0.0.0/24")  # statement-terminating, as in PowerShell
+    assert "The term 'Set-VMMigrationNetworks' is not recognized" in str(unknown.streams.error[0])
+    fixed = run("Set-VMHost -VirtualMachineMigrationPerformanceOption Compression")
+    assert not fixed.streams.error
+    assert runtime.model.state.migration.performance_option.value == "Compression"
+    run("Set-VMHost -VirtualMachineMigrationPerformanceOption TCPIP")  # back to the scenario
+
+
+def test_testinfra_example_check_against_a_lab_host(tmp_path):
+    lab = Lab(SCENARIO, tmp_path / "lab", transport="ntlm").start()
+    try:
+        inventory = lab.write_inventory(tmp_path / "lab.yml")
+        example = Path(__file__).resolve().parent.parent / "examples"
+        run = run_audit(tmp_path / "run", inventory, str(example), env=lab.env())
+        results = run.findings["results"]
+        assert {r["target"] for r in results} == set(NAMES), run.stdout[-2000:]
+        assert {r["check_id"] for r in results} == {"USR-001"}
+        assert {r["outcome"] for r in results} == {"passed"}, results
+        cases = list(run.junit.iter("testcase"))
+        assert len(cases) == len(NAMES)
+    finally:
+        lab.stop()
