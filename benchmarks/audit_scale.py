@@ -49,9 +49,16 @@ def generate(root: Path, n: int) -> Path:
     computers = [account(name, [p for p in names if p != name]) for name in names]
     domains = root / "facts" / "domains"
     domains.mkdir(parents=True)
-    (domains / f"{DOMAIN}.json").write_text(json.dumps({
-        "name": DOMAIN, "forest_root": DOMAIN, "collected_at": "2026-11-20T09:00:00Z", "computers": computers,
-    }))
+    (domains / f"{DOMAIN}.json").write_text(
+        json.dumps(
+            {
+                "name": DOMAIN,
+                "forest_root": DOMAIN,
+                "collected_at": "2026-11-20T09:00:00Z",
+                "computers": computers,
+            }
+        )
+    )
     inventory = {
         "facts": "facts",
         "directory": {"domains": [{"name": DOMAIN, "url": f"ldaps://dc01.{DOMAIN}"}]},
@@ -66,8 +73,15 @@ def generate(root: Path, n: int) -> Path:
 
 def run_audit(root: Path, inventory: Path) -> dict:
     cmd = [
-        sys.executable, "-m", "pytest", f"--inventory={inventory}", "-q", "-p", "no:cacheprovider",
-        f"--html={root / 'report.html'}", f"--junitxml={root / 'junit.xml'}",
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--inventory={inventory}",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--html={root / 'report.html'}",
+        f"--junitxml={root / 'junit.xml'}",
         f"--findings-json={root / 'findings.json'}",
     ]
     start = time.perf_counter()
@@ -76,7 +90,9 @@ def run_audit(root: Path, inventory: Path) -> dict:
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"audit failed with exit code {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        raise SystemExit(
+            f"audit failed with exit code {proc.returncode}: {proc.stderr.read().decode()[-2000:]}"
+        )
     results = len(json.loads((root / "findings.json").read_text())["results"])
     return {
         "results": results,
@@ -92,9 +108,18 @@ def run_audit(root: Path, inventory: Path) -> dict:
 def chromium_seconds(url: str, profile: Path) -> float:
     """Time for headless Chromium to load the page and run its scripts (DOM dumped after load)."""
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--dump-dom", url,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--dump-dom",
+        url,
     ]
     start = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900, check=False)
@@ -116,16 +141,23 @@ def main() -> None:
                 page = (root / "report.html").as_uri()
                 figures["open_s"] = chromium_seconds(page, Path(tmp) / f"c{n}") - baseline
             rows.append(figures)
-            print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()}), flush=True)
+            print(
+                json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()}),
+                flush=True,
+            )
     base = rows[0]["us_per_result"]
-    print("\n| hosts | pairs | results | wall s | us/result | x N=%d | peak RSS MB | HTML MB | JUnit MB | JSON MB | open s |"
-          % rows[0]["hosts"])
+    print(
+        "\n| hosts | pairs | results | wall s | us/result | x N=%d | peak RSS MB | HTML MB | JUnit MB | JSON MB | open s |"
+        % rows[0]["hosts"]
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         opened = f"{r['open_s']:.1f}" if "open_s" in r else "n/a"
-        print(f"| {r['hosts']} | {r['pairs']} | {r['results']} | {r['wall_s']:.1f} | {r['us_per_result']:.0f} | "
-              f"{r['us_per_result'] / base:.2f} | {r['peak_rss_mb']:.0f} | {r['html_mb']:.1f} | {r['junit_mb']:.1f} | "
-              f"{r['json_mb']:.1f} | {opened} |")
+        print(
+            f"| {r['hosts']} | {r['pairs']} | {r['results']} | {r['wall_s']:.1f} | {r['us_per_result']:.0f} | "
+            f"{r['us_per_result'] / base:.2f} | {r['peak_rss_mb']:.0f} | {r['html_mb']:.1f} | {r['junit_mb']:.1f} | "
+            f"{r['json_mb']:.1f} | {opened} |"
+        )
 
 
 if __name__ == "__main__":

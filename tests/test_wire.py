@@ -34,12 +34,23 @@ DOCUMENT = {
     },
     "migration_networks": [{"priority": 0, "subnet": "10.10.0.0/24"}],
     "supported_versions": ["8.0", "9.0", "10.0"],
-    "addresses": [{"prefix_length": 24, "address": "10.10.0.11"}, {"prefix_length": 8, "address": "127.0.0.1"}],
+    "addresses": [
+        {"prefix_length": 24, "address": "10.10.0.11"},
+        {"prefix_length": 8, "address": "127.0.0.1"},
+    ],
     "firewall_rule": {"name": "VIRT-MIGL-In-TCP-NoScope", "enabled": "True"},
     "rdma_enabled": False,
     "smb_multichannel": True,
-    "vms": [{"name": "web01", "state": "Running", "version": "10.0", "memory_bytes": 8589934592,
-             "switches": ["Prod"], "processor_compatibility": False}],
+    "vms": [
+        {
+            "name": "web01",
+            "state": "Running",
+            "version": "10.0",
+            "memory_bytes": 8589934592,
+            "switches": ["Prod"],
+            "processor_compatibility": False,
+        }
+    ],
     "switches": [{"name": "Prod", "switch_type": "External"}],
     "cpu": {"vendor": "GenuineIntel", "model": "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"},
     "session": {"user": "CORP\\auditor", "group_sids": ["S-1-5-21-1-2-3-513", "S-1-5-32-544"]},
@@ -88,9 +99,20 @@ def test_windows_powershell_quirks():
         ("", "printed nothing"),
         ('{"wire": 1, "computer', "not JSON"),
         ('{"hello": 1}', "not lmready's collection document"),
-        (json.dumps({**DOCUMENT, "vmhost": None, "problems": ["Get-VMHost: The term 'Get-VMHost' is not recognized"]}),
-         "Hyper-V could not be read (Get-VMHost: The term 'Get-VMHost' is not recognized)"),
-        (json.dumps({**DOCUMENT, "os": {"caption": "x", "build": "twenty"}}), "does not fit the facts model (os.build"),
+        (
+            json.dumps(
+                {
+                    **DOCUMENT,
+                    "vmhost": None,
+                    "problems": ["Get-VMHost: The term 'Get-VMHost' is not recognized"],
+                }
+            ),
+            "Hyper-V could not be read (Get-VMHost: The term 'Get-VMHost' is not recognized)",
+        ),
+        (
+            json.dumps({**DOCUMENT, "os": {"caption": "x", "build": "twenty"}}),
+            "does not fit the facts model (os.build",
+        ),
     ],
 )
 def test_bad_answers_are_one_sentence(text, message):
@@ -106,7 +128,7 @@ def test_probe_answers():
 
 def test_probe_script_embeds_targets_safely():
     text = wire.probe_script([{"dst": "hv02", "address": "10.0.0.2", "port": 6600, "note": "it's"}], 1500)
-    assert "'[{\"dst\": \"hv02\", \"address\": \"10.0.0.2\", \"port\": 6600, \"note\": \"it''s\"}]'" in text
+    assert '\'[{"dst": "hv02", "address": "10.0.0.2", "port": 6600, "note": "it\'\'s"}]\'' in text
     assert "WaitAll" in text and ", 1500)" in text and "{targets}" not in text
 
 

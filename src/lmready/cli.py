@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--findings-json", metavar="PATH", help="findings JSON (default reports/findings.json)"
     )
+    audit.add_argument(
+        "--lab",
+        metavar="SCENARIO",
+        nargs="?",
+        const="",
+        help="start the lab hosts (the bundled scenario, or SCENARIO), audit them live, then stop them",
+    )
 
     catalogue = commands.add_parser("catalogue", help="list the checks (IDs, refs, severities, fixes)")
     catalogue.add_argument("--markdown", action="store_true", help="print the README table")
@@ -115,12 +122,47 @@ def main(argv: list[str] | None = None) -> int:
 def audit(args: argparse.Namespace, rest: list[str]) -> int:
     import pytest
 
+    if args.lab is not None:
+        return lab_audit(args, rest)
     argv = [str(suite_dir()), "-p", "no:cacheprovider"]
     for option in ("inventory", "facts_dir", "gate_severity", "html", "junitxml", "findings_json"):
         value = getattr(args, option)
         if value is not None:
-            argv += [f"--{option.replace('_', '-')}", value]
+            argv.append(f"--{option.replace('_', '-')}={value}")
     return int(pytest.main(argv + rest))
+
+
+def lab_audit(args: argparse.Namespace, rest: list[str]) -> int:
+    """Start the lab in this process, audit it live over PowerShell Remoting, stop it."""
+    import os
+    import tempfile
+
+    from lmready.lab.control import DEFAULT_SCENARIO
+    from lmready.lab.runtime import Lab
+    from lmready.lab.scenario import ScenarioError, load_scenario
+
+    if args.inventory or args.facts_dir:
+        print(
+            "lmready audit --lab audits the lab's own inventory; drop --inventory/--facts-dir.",
+            file=sys.stderr,
+        )
+        return 4
+    try:
+        scenario = load_scenario(Path(args.lab) if args.lab else DEFAULT_SCENARIO)
+    except ScenarioError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 4
+    with tempfile.TemporaryDirectory(prefix="lmready-lab-") as workdir:
+        lab = Lab(scenario, Path(workdir)).start()
+        try:
+            os.environ.update(lab.env())
+            os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+            args.inventory = str(lab.write_inventory(Path(workdir) / "lab.yml"))
+            args.lab = None
+            print(f"lab: {len(lab.hosts)} hosts on 127.0.0.1 ({', '.join(lab.hosts)})", flush=True)
+            return audit(args, rest)
+        finally:
+            lab.stop()
 
 
 def catalogue_markdown() -> str:

@@ -37,6 +37,7 @@ class Lab:
     scenario: Scenario
     workdir: Path
     transport: str = "https"  # "https" (Basic over TLS, validated) or "ntlm" (HTTP, message encryption)
+    latency: float = 0.0  # seconds added to every request (benchmarks)
     hosts: dict[str, LabHostRuntime] = field(default_factory=dict)
     tls: TlsFiles | None = None
     network: LabNetwork = field(default_factory=LabNetwork)
@@ -57,6 +58,7 @@ class Lab:
                     auth="basic" if self.transport == "https" else "ntlm",
                     tls=self.tls,
                     bind=LOOPBACK,
+                    knobs=Knobs(latency=self.latency),
                 )
                 server.start()
                 self.hosts[name] = LabHostRuntime(name, model, server)

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from lmready.lab.runtime import Lab
-from lmready.lab.scenario import load_scenario
+from lmready.lab.scenario import ScenarioError, load_scenario
 
 
 def main() -> None:
@@ -19,10 +19,15 @@ def main() -> None:
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--inventory-out", required=True)
     parser.add_argument("--transport", choices=("https", "ntlm"), default="https")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     args = parser.parse_args()
 
     state_dir = Path(args.state_dir)
-    lab = Lab(load_scenario(Path(args.scenario)), state_dir, transport=args.transport).start()
+    try:
+        scenario = load_scenario(Path(args.scenario))
+    except ScenarioError as exc:
+        raise SystemExit("\n".join(exc.problems)) from None
+    lab = Lab(scenario, state_dir, transport=args.transport, latency=args.latency).start()
     inventory = lab.write_inventory(Path(args.inventory_out))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

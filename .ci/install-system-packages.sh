@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the Samba AD DC that tests/test_directory.py runs on loopback (lmready.lab.samba).
+# Debian packages lmready's lab and tests need: the Samba AD DC that runs on loopback
+# (lmready.lab.samba), and the Kerberos headers the gssapi package builds against.
 # Idempotent: installs only what is missing. The distribution's samba services are never left
 # running: the lab starts its own samba with a private smb.conf bound to 127.0.0.1.
 set -euo pipefail
 
-PACKAGES=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools)
+PACKAGES=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools libkrb5-dev krb5-user)
 SERVICES=(samba-ad-dc smbd nmbd winbind)
 
 sudo=""
@@ -31,9 +32,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         $sudo apt-get update -qq
     fi
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    echo "install-samba: installed ${missing[*]}"
+    echo "install-system-packages: installed ${missing[*]}"
 else
-    echo "install-samba: ${PACKAGES[*]} already installed"
+    echo "install-system-packages: ${PACKAGES[*]} already installed"
 fi
 
 # Stop and disable the packaged services, whichever init system there is.
@@ -45,11 +46,11 @@ for svc in "${SERVICES[@]}"; do
     fi
 done
 
-# Nothing from samba may listen beyond loopback.
+# Nothing from samba may listen beyond loopback (an AD DC's listeners are named ldap[task] etc.).
 exposed=$($sudo ss -H -ltnup 2>/dev/null |
-    grep -E '"(samba|smbd|nmbd|winbindd)' |
+    grep -E '"(samba|smbd|nmbd|winbindd|[a-z_]+\[task\])"' |
     awk '{print $5}' | grep -v -E '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]):' || true)
 if [ -n "$exposed" ]; then
-    echo "install-samba: samba listens on non-loopback addresses: $exposed; stop it" >&2
+    echo "install-system-packages: samba listens on non-loopback addresses: $exposed; stop it" >&2
     exit 1
 fi

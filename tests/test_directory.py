@@ -1,0 +1,360 @@
+"""lmready.directory against a real Samba AD domain controller on 127.0.0.1 (lmready.lab.samba),
+over LDAPS with certificate validation, then the real checks (A2, A5, R4) on what it read."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from factory import domain_facts, host_facts
+
+from lmready.catalogue import CheckFailure, load_catalogue
+from lmready.credentials import Secret
+from lmready.directory import DirectoryError, collect_domain
+from lmready.estate import HostView, PairView
+from lmready.facts import DomainFacts
+from lmready.inventory import DomainEntry, Policy
+from lmready.lab.samba import SambaDC, SambaError, load_directory, parse_directory, samba_available
+
+pytestmark = pytest.mark.skipif(
+    not samba_available(),
+    reason="samba is not installed; make system (.ci/install-system-packages.sh) installs it",
+)
+
+DOMAIN = "lab.example.test"
+MIGRATION = "Microsoft Virtual System Migration Service"
+PASSWORDS = {user.name: user.password for user in load_directory().users}
+# Beyond the default lab directory: the states the lab hosts do not show, and a reader without rights.
+EXTRA = {
+    "realm": "LAB.EXAMPLE.TEST",
+    "netbios": "LAB",
+    "users": [{"name": "blind", "password": "Lab-Blind-2026!"}],
+    "computers": [
+        {
+            "name": "LAB-HV05",
+            "dns_host_name": "lab-hv05.lab.example.test",
+            "uac": ["WORKSTATION_TRUST_ACCOUNT", "TRUSTED_FOR_DELEGATION"],
+            "allowed_to_act": ["LAB-HV01"],
+        }
+    ],
+    "trusts": [{"partner": "oneway.example.test", "flat_name": "ONEWAY", "direction": 1}],
+}
+PASSWORDS["blind"] = "Lab-Blind-2026!"
+HOSTS = {f"lab-hv0{i}": (f"LAB-HV0{i}", f"lab-hv0{i}.{DOMAIN}") for i in range(1, 6)}
+HOSTS["lab-hv02"] = ("LAB-HV02", "lab-hv02.elsewhere.test")  # found by its computer name instead
+HOSTS["lab-hv09"] = ("LAB-HV09", f"lab-hv09.{DOMAIN}")  # no account in the directory
+CHECKS = {meta.ref: meta.func for meta in load_catalogue()}
+
+
+@pytest.fixture(scope="session")
+def dc(tmp_path_factory):
+    scenario = load_directory()
+    with SambaDC.for_scenario(tmp_path_factory.mktemp("samba") / "dc", scenario) as server:
+        server.apply(scenario)
+        server.apply(EXTRA)
+        server.deny_read("blind")
+        yield server
+
+
+def entry(dc: SambaDC, **changes) -> DomainEntry:
+    values = {"name": DOMAIN, "url": dc.url, "credential": "lab", "ca_bundle": str(dc.ca_bundle)}
+    return DomainEntry(**{**values, **changes})
+
+
+def collect(dc: SambaDC, user: str = "auditor@lab.example.test", password: str | None = None, **kwargs):
+    name = user.split("@")[0].split("\\")[-1].removeprefix("CN=").split(",")[0]
+    secret = Secret(user, PASSWORDS.get(name, dc.admin_password) if password is None else password)
+    domain = kwargs.pop("domain", None) or entry(dc)
+    return collect_domain(domain, secret, HOSTS, tls_server_name=dc.dc_hostname, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def facts(dc) -> DomainFacts:
+    return collect(dc)
+
+
+def failure(dc: SambaDC, **kwargs) -> str:
+    with pytest.raises(DirectoryError) as caught:
+        collect(dc, **kwargs)
+    message = str(caught.value)
+    # One sentence, naming the domain and the DC, with no chained exception behind it.
+    assert re.match(r"domain \S+ \(ldaps?://127\.0\.0\.1:\d+\): \S", message)
+    assert message.endswith(".") and "\n" not in message and ". " not in message
+    error = caught.value
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+    return message
+
+
+# --- facts -------------------------------------------------------------------------------------
+
+
+def test_domain_identity(facts):
+    assert (facts.name, facts.netbios_name, facts.forest_root) == (DOMAIN, "LAB", DOMAIN)
+    assert facts.sid.startswith("S-1-5-21-") and facts.sid.count("-") == 6
+    assert datetime.now(UTC) - facts.collected_at < timedelta(minutes=1)
+    assert facts.bind_account == "auditor@lab.example.test"
+    assert facts.bind_account_is_domain_admin is False
+
+
+def accounts(facts: DomainFacts) -> dict:
+    return {a.host: a for a in facts.computers}
+
+
+def forms(service: str, peer: str) -> set[str]:
+    return {f"{service}/{peer.upper()}", f"{service}/{peer}.{DOMAIN}"}
+
+
+def test_complete_delegation(facts):
+    hv01 = accounts(facts)["lab-hv01"]
+    assert hv01.dn == "CN=LAB-HV01,CN=Computers,DC=lab,DC=example,DC=test"
+    assert hv01.sam_account_name == "LAB-HV01$" and hv01.dns_host_name == f"lab-hv01.{DOMAIN}"
+    assert hv01.user_account_control == 0x1000 | 0x1000000
+    assert forms(MIGRATION, "lab-hv02") | forms("cifs", "lab-hv02") <= set(hv01.allowed_to_delegate_to)
+    assert len(hv01.allowed_to_delegate_to) == 12
+    assert {"HOST/LAB-HV01", f"HOST/lab-hv01.{DOMAIN}"} <= set(hv01.service_principal_names)
+    assert not hv01.resource_based_delegation_set
+
+
+def test_missing_fqdn_form(facts):
+    hv03 = accounts(facts)["lab-hv03"]
+    assert set(hv03.allowed_to_delegate_to) == {f"{MIGRATION}/LAB-HV01", "cifs/LAB-HV01"}
+    assert hv03.user_account_control == 0x1000 | 0x1000000
+
+
+def test_kerberos_only(facts):
+    hv04 = accounts(facts)["lab-hv04"]
+    assert hv04.user_account_control == 0x1000
+    assert set(hv04.allowed_to_delegate_to) == forms(MIGRATION, "lab-hv01") | forms("cifs", "lab-hv01")
+
+
+def test_unconstrained_and_resource_based(facts):
+    hv05 = accounts(facts)["lab-hv05"]
+    assert hv05.user_account_control == 0x1000 | 0x80000
+    assert hv05.allowed_to_delegate_to == []
+    assert hv05.resource_based_delegation_set
+
+
+def test_accounts_matched_to_inventory_names(facts):
+    found = accounts(facts)
+    assert sorted(found) == ["lab-hv01", "lab-hv02", "lab-hv03", "lab-hv04", "lab-hv05"]
+    assert found["lab-hv02"].sam_account_name == "LAB-HV02$"  # its FQDN in the inventory was wrong
+
+
+def test_trusts(facts):
+    trusts = {t.partner: t for t in facts.trusts}
+    assert set(trusts) == {"trusted.example.test", "oneway.example.test"}
+    trusted = trusts["trusted.example.test"]
+    assert (trusted.flat_name, trusted.direction, trusted.trust_type, trusted.attributes) == (
+        "TRUSTED",
+        3,
+        2,
+        8,
+    )
+    assert trusts["oneway.example.test"].direction == 1
+
+
+@pytest.mark.parametrize(
+    ("user", "admin"),
+    [
+        ("auditor@lab.example.test", False),
+        ("LAB\\labadmin", True),
+        ("CN=nested,CN=Users,DC=lab,DC=example,DC=test", True),  # through a group in Domain Admins
+        ("nested@lab.example.test", True),
+        ("Administrator@lab.example.test", True),  # implicit UPN: Administrator has none set
+    ],
+)
+def test_domain_admins_from_token_groups(dc, user, admin):
+    facts = collect(dc, user)
+    assert facts.bind_account == user
+    assert facts.bind_account_is_domain_admin is admin
+
+
+# --- the checks on what was read --------------------------------------------------------------
+
+
+def view(facts: DomainFacts, name: str, domain: str = DOMAIN, index: int = 1) -> HostView:
+    host = host_facts(name, index, computer_name=name.upper(), domain=domain)
+    return HostView(name, host, Policy(), facts if facts.name == domain else None)
+
+
+def pair_of(facts: DomainFacts, src: str, dst: str, partner: DomainFacts | None = None) -> PairView:
+    a = view(facts, src, index=1)
+    b = view(partner, dst, partner.name, 2) if partner else view(facts, dst, index=2)
+    domains = {d.name: d for d in (facts, partner) if d}
+    return PairView(a, b, domains)
+
+
+def outcome(ref: str, target) -> str:
+    try:
+        CHECKS[ref](target)
+    except CheckFailure as exc:
+        return exc.observed
+    return "passed"
+
+
+def test_a2_passes_on_complete_pair(facts):
+    assert outcome("A2", pair_of(facts, "lab-hv01", "lab-hv02")) == "passed"
+    assert outcome("A2", pair_of(facts, "lab-hv02", "lab-hv01")) == "passed"
+
+
+def test_a2_names_missing_fqdn_forms(facts):
+    observed = outcome("A2", pair_of(facts, "lab-hv01", "lab-hv03"))
+    assert observed == (f"missing lab-hv03: {MIGRATION}/lab-hv01.{DOMAIN}; lab-hv03: cifs/lab-hv01.{DOMAIN}")
+
+
+def test_a2_names_missing_protocol_transition(facts):
+    observed = outcome("A2", pair_of(facts, "lab-hv04", "lab-hv01"))
+    assert observed == 'missing lab-hv04: "use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)'
+
+
+def test_a5_flags_unconstrained_delegation(facts):
+    assert outcome("A5", view(facts, "lab-hv01")) == "passed"
+    assert (
+        outcome("A5", view(facts, "lab-hv05")) == "LAB-HV05$ trusted for delegation to any service (0x80000)"
+    )
+
+
+def test_r4_two_way_trust_passes_and_one_way_fails(facts):
+    trusted = domain_facts("trusted.example.test", computers=[])
+    assert outcome("R4", pair_of(facts, "lab-hv01", "tr-hv01", trusted)) == "passed"
+    oneway = domain_facts("oneway.example.test", computers=[])
+    assert outcome("R4", pair_of(facts, "lab-hv01", "ow-hv01", oneway)) == (
+        f"{DOMAIN} and oneway.example.test are in different forests without a two-way trust"
+    )
+
+
+# --- transports, binds and failures -----------------------------------------------------------
+
+
+def test_start_tls(dc, facts):
+    url = dc.url.replace("ldaps://", "ldap://").replace(":636", ":389")
+    over_start_tls = collect(dc, domain=entry(dc, url=url, start_tls=True))
+    assert over_start_tls.computers == facts.computers
+
+
+def test_plain_ldap_refused_unless_allowed(dc):
+    url = "ldap://127.0.0.1:389"
+    unchecked = DomainEntry.model_construct(**{**entry(dc).model_dump(), "url": url})
+    assert "plain ldap:// would send the credentials unprotected" in failure(dc, domain=unchecked)
+    # Allowed, the bind reaches the DC, which (like AD with LDAP signing) wants encryption.
+    allowed = failure(dc, domain=entry(dc, url=url, allow_plain_ldap=True))
+    assert (
+        "the DC refuses this bind on an unencrypted connection (BindSimple: Transport encryption required)"
+        in allowed
+    )
+
+
+def test_wrong_password(dc):
+    message = failure(dc, password="not-the-password")
+    assert "refused the bind of auditor@lab.example.test: the user name or password is wrong" in message
+    assert "fix credential 'lab'" in message
+
+
+def test_empty_password_is_not_an_anonymous_bind(dc):
+    assert "has no password, and an LDAP bind without one is anonymous" in failure(dc, password="")
+
+
+def other_ca(path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some Other CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_wrong_ca(dc, tmp_path):
+    message = failure(dc, domain=entry(dc, ca_bundle=str(other_ca(tmp_path / "other-ca.pem"))))
+    assert "the DC's certificate is not trusted (unable to get local issuer certificate)" in message
+    assert "set ca_bundle to the PEM file of the CA that issued it" in message
+
+
+def test_certificate_name_is_validated(dc):
+    with pytest.raises(DirectoryError, match=r"certificate names DC1\.lab\.example\.test, not 127\.0\.0\.1;"):
+        collect_domain(entry(dc), Secret("auditor@lab.example.test", PASSWORDS["auditor"]), HOSTS)
+
+
+def test_wrong_domain_name(dc):
+    message = failure(dc, domain=entry(dc, name="corp.example.com"))
+    assert message.startswith("domain corp.example.com (")
+    assert "the DC serves the domain lab.example.test, not corp.example.com" in message
+
+
+def test_insufficient_rights(dc):
+    message = failure(dc, user="blind@lab.example.test")
+    assert "blind@lab.example.test may not read the domain object (DC=lab,DC=example,DC=test)" in message
+
+
+def test_ntlm_bind_refused_by_samba(dc):
+    # ldap3 binds NTLM with Microsoft's Sicily messages; Samba drops the connection on them.
+    message = failure(dc, user="LAB\\auditor", auth="ntlm")
+    assert "closed the connection on ldap3's NTLM bind" in message
+    assert "needs the user name as DOMAIN\\user" in failure(dc, auth="ntlm")
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")  # Samba's serial
+def test_kerberos_bind_with_ticket_cache(dc, tmp_path, monkeypatch):
+    gssapi = pytest.importorskip("gssapi", reason="the Python package gssapi is needed for Kerberos binds")
+    krb5_conf = tmp_path / "krb5.conf"
+    krb5_conf.write_text(
+        f"[libdefaults]\n default_realm = {dc.realm}\n dns_lookup_kdc = false\n rdns = false\n"
+        f"[realms]\n {dc.realm} = {{\n  kdc = 127.0.0.1\n }}\n"
+    )
+    ccache = f"FILE:{tmp_path / 'ccache'}"
+    monkeypatch.setenv("KRB5_CONFIG", str(krb5_conf))
+    monkeypatch.setenv("KRB5CCNAME", ccache)
+
+    def kerberos():
+        return collect_domain(entry(dc, credential=None), None, HOSTS, tls_server_name=dc.dc_hostname)
+
+    with pytest.raises(DirectoryError, match=r"Kerberos bind failed \(No Kerberos credentials available"):
+        kerberos()
+    principal = gssapi.Name(f"nested@{dc.realm}", gssapi.NameType.kerberos_principal)
+    ticket = gssapi.raw.acquire_cred_with_password(principal, PASSWORDS["nested"].encode(), usage="initiate")
+    gssapi.raw.store_cred_into({b"ccache": ccache.encode()}, ticket.creds, usage="initiate", overwrite=True)
+    facts = kerberos()
+    assert facts.bind_account == f"nested@{dc.realm}"
+    assert facts.bind_account_is_domain_admin is True
+    assert len(facts.computers) == 5
+
+
+def test_dc_down(dc):
+    dc.stop()
+    try:
+        message = failure(dc)
+    finally:
+        dc.start()
+    assert "nothing answers on port 636 (connection refused); check that the DC is running" in message
+    assert collect(dc).name == DOMAIN  # the restarted DC kept its directory
+
+
+# --- the lab DC itself ------------------------------------------------------------------------
+
+
+def test_one_lab_dc_at_a_time(dc, tmp_path):
+    with pytest.raises(SambaError, match="another lab DC held"):
+        SambaDC(tmp_path / "second", lock_timeout=0.3).start()
+
+
+def test_scenario_mistakes_are_sentences(dc):
+    with pytest.raises(SambaError, match=r"computers\.0\.uac: Value error, unknown flag TRUSTED"):
+        parse_directory({**EXTRA, "computers": [{"name": "X", "dns_host_name": "x", "uac": ["TRUSTED"]}]})
+    with pytest.raises(
+        SambaError, match=r"is for CORP\.EXAMPLE\.COM \(CORP\) but this DC serves LAB\.EXAMPLE\.TEST"
+    ):
+        dc.apply({"realm": "CORP.EXAMPLE.COM", "netbios": "CORP"})
