@@ -111,7 +111,7 @@ def main() -> None:
         try:
             os.environ.update(state["env"])
             inventory = load_inventory(no_pairs(Path(state["inventory"])))
-            concurrent_wall, concurrent_cpu, failed = timed(LiveCollector(), inventory, lab.pid)
+            concurrent_wall, _, failed = timed(LiveCollector(), inventory, lab.pid)
             sequential_wall, sequential_cpu, failed_seq = timed(LiveCollector(workers=1), inventory, lab.pid)
         finally:
             lab.send_signal(signal.SIGTERM)
@@ -132,7 +132,7 @@ def main() -> None:
             }
         )
     )
-    print(f"\n| hosts | latency | concurrent s | sequential s | CPU/host ms | limit s | concurrent / limit |")
+    print("\n| hosts | latency | concurrent s | sequential s | CPU/host ms | limit s | concurrent / limit |")
     print("|---|---|---|---|---|---|---|")
     print(
         f"| {n} | {latency * 1000:.0f} ms | {concurrent_wall:.2f} | {sequential_wall:.2f} | "
