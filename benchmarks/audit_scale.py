@@ -146,9 +146,10 @@ def main() -> None:
                 flush=True,
             )
     base = rows[0]["us_per_result"]
+    first = rows[0]["hosts"]
     print(
-        "\n| hosts | pairs | results | wall s | us/result | x N=%d | peak RSS MB | HTML MB | JUnit MB | JSON MB | open s |"
-        % rows[0]["hosts"]
+        f"\n| hosts | pairs | results | wall s | us/result | x N={first} | peak RSS MB | HTML MB | JUnit MB "
+        "| JSON MB | open s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
