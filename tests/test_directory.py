@@ -52,13 +52,11 @@ CHECKS = {meta.ref: meta.func for meta in load_catalogue()}
 
 
 @pytest.fixture(scope="session")
-def dc(tmp_path_factory):
-    scenario = load_directory()
-    with SambaDC.for_scenario(tmp_path_factory.mktemp("samba") / "dc", scenario) as server:
-        server.apply(scenario)
-        server.apply(EXTRA)
-        server.deny_read("blind")
-        yield server
+def dc(samba_dc):
+    """The session's domain controller, with the states the lab hosts do not show."""
+    samba_dc.apply(EXTRA)
+    samba_dc.deny_read("blind")
+    return samba_dc
 
 
 def entry(dc: SambaDC, **changes) -> DomainEntry:

@@ -13,11 +13,13 @@ from audit_run import run_audit
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
+from lmready.credentials import Secret
+from lmready.directory import collect_domain
 from lmready.estate import FactsUnavailable
 from lmready.facts import HostFacts, Preflight
-from lmready.inventory import load_inventory
+from lmready.inventory import DomainEntry, load_inventory
 from lmready.lab.control import DEFAULT_SCENARIO
-from lmready.lab.runtime import Lab
+from lmready.lab.runtime import LDAP_PASSWORD_ENV, LDAP_USER_ENV, Lab
 from lmready.lab.scenario import load_scenario
 from lmready.live import LiveCollector
 
@@ -27,8 +29,8 @@ NAMES = list(SCENARIO.hosts)
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    running = Lab(SCENARIO, tmp_path_factory.mktemp("lab")).start()
+def lab(tmp_path_factory, samba_dc):
+    running = Lab(SCENARIO, tmp_path_factory.mktemp("lab"), dc=samba_dc).start()
     yield running
     running.stop()
 
@@ -50,12 +52,23 @@ def outcomes(run) -> dict[tuple[str, str], str]:
 
 
 def offline_estate(tmp_path: Path, lab: Lab) -> Path:
-    """The scenario's facts saved as an offline audit would read them."""
+    """The scenario's facts saved as an offline audit would read them, with the directory's."""
     hosts = tmp_path / "facts" / "hosts"
     hosts.mkdir(parents=True)
     for name, facts in SCENARIO.hosts.items():
         saved = facts.model_copy(update={"preflight": Preflight(resolved=True, winrm_port_open=True)})
         (hosts / f"{name}.json").write_text(saved.model_dump_json())
+    entry = DomainEntry.model_validate(lab.inventory()["directory"]["domains"][0])
+    env = lab.env()
+    members = {n: (f.computer_name, f.fqdn) for n, f in SCENARIO.hosts.items()}
+    domain = collect_domain(
+        entry,
+        Secret(env[LDAP_USER_ENV], env[LDAP_PASSWORD_ENV]),
+        members,
+        tls_server_name=entry.tls_server_name,
+    )
+    (tmp_path / "facts" / "domains").mkdir()
+    (tmp_path / "facts" / "domains" / f"{entry.name}.json").write_text(domain.model_dump_json())
     inventory = lab.inventory(facts="facts")
     path = tmp_path / "offline.yml"
     path.write_text(yaml.safe_dump(inventory, sort_keys=False))
@@ -79,10 +92,18 @@ def test_live_https_audit_matches_the_offline_audit(lab, tmp_path):
     assert live.result("LMR-041", "lab-hv03")["outcome"] == "failed"
     assert live.result("LMR-013", "lab-hv01->lab-hv04")["outcome"] == "failed"
     assert live.result("LMR-055", "lab-hv01")["outcome"] == "passed"  # preflight, live only
+    # The directory, read live from the Samba DC: complete, missing the FQDN forms, Kerberos only.
+    assert live.result("LMR-022", "lab-hv01->lab-hv02")["outcome"] == "passed"
+    missing = live.result("LMR-022", "lab-hv01->lab-hv03")
+    assert (
+        missing["outcome"] == "failed" and "lab-hv03: cifs/lab-hv01.lab.example.test" in missing["observed"]
+    )
+    only = live.result("LMR-022", "lab-hv02->lab-hv04")
+    assert only["outcome"] == "failed" and '"use any authentication protocol"' in only["observed"]
 
 
-def test_live_ntlm_with_encryption_matches(tmp_path):
-    lab = Lab(SCENARIO, tmp_path / "lab", transport="ntlm").start()
+def test_live_ntlm_with_encryption_matches(tmp_path, samba_dc):
+    lab = Lab(SCENARIO, tmp_path / "lab", transport="ntlm", dc=samba_dc).start()
     try:
         inventory = lab.write_inventory(tmp_path / "lab.yml")
         assert yaml.safe_load(inventory.read_text())["defaults"]["winrm"]["auth"] == "ntlm"
@@ -158,7 +179,7 @@ def test_malformed_json_from_the_host(lab, tmp_path):
 
 
 def test_wrong_ca_is_refused(lab, tmp_path):
-    other = Lab(SCENARIO, tmp_path / "other").start()  # a second lab: another CA
+    other = Lab(SCENARIO, tmp_path / "other", dc=lab.dc).start()  # a second lab: another CA
     other.stop()
     hosts = collect(lab, tmp_path, ca_bundle=str(other.tls.ca))
     assert all(str(f).startswith(f"{n}: the TLS certificate of https://127.0.0.1:") for n, f in hosts.items())
@@ -206,8 +227,8 @@ def test_remediation_cmdlets_are_validated_by_the_lab_host(lab):
     run("Set-VMHost -VirtualMachineMigrationPerformanceOption TCPIP")  # back to the scenario
 
 
-def test_testinfra_example_check_against_a_lab_host(tmp_path):
-    lab = Lab(SCENARIO, tmp_path / "lab", transport="ntlm").start()
+def test_testinfra_example_check_against_a_lab_host(tmp_path, samba_dc):
+    lab = Lab(SCENARIO, tmp_path / "lab", transport="ntlm", dc=samba_dc).start()
     try:
         inventory = lab.write_inventory(tmp_path / "lab.yml")
         example = Path(__file__).resolve().parent.parent / "examples"

@@ -201,10 +201,13 @@ class HostEntry(Strict):
 class DomainEntry(Strict):
     name: str
     url: str
-    credential: str | None = None
+    credential: str | None = None  # none: a Kerberos bind with the caller's ticket
+    auth: Literal["simple", "ntlm", "kerberos"] = "simple"
     ca_bundle: str | None = None
+    tls_server_name: str | None = None  # the name in the DC's certificate, when the URL holds another
     start_tls: bool = False
     allow_plain_ldap: bool = False
+    connect_timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
 
     @field_validator("name")
     @classmethod

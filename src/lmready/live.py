@@ -10,12 +10,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from lmready import preflight
 from lmready.credentials import CredentialError, resolve
+from lmready.directory import collect_domain
 from lmready.estate import Estate, FactsUnavailable
-from lmready.facts import HostFacts, PerformanceOption, Preflight
-from lmready.inventory import Host, Inventory
+from lmready.facts import DomainFacts, HostFacts, PerformanceOption, Preflight
+from lmready.inventory import DomainEntry, Host, Inventory
 from lmready.psrp import RemoteError, Session, open_session
 from lmready.wire import WireError, collection_script, parse_host, parse_probes, probe_script
 
@@ -61,14 +63,49 @@ class LiveCollector:
             self._pair_round(inventory, hosts, sessions)
         finally:
             close_all(list(sessions.values()))
-        domains = {
-            d.name: FactsUnavailable(
-                f"{d.name}: Active Directory is not read live by this version of lmready; audit saved "
-                "directory facts with --facts-dir."
-            )
-            for d in inventory.domains
-        }
+        domains = self._domains(inventory, hosts)
         return Estate(inventory, {name: hosts[name] for name in inventory.hosts}, domains)
+
+    def _domains(
+        self, inventory: Inventory, hosts: dict[str, HostFacts | FactsUnavailable]
+    ) -> dict[str, DomainFacts | FactsUnavailable]:
+        """One LDAP session per domain, after the hosts said which domain they are in."""
+        entries = list(inventory.domains)
+        ports = preflight.run(
+            [preflight.Probe(e.name, *ldap_endpoint(e.url)) for e in entries], PREFLIGHT_TIMEOUT
+        )
+
+        def read(entry: DomainEntry) -> DomainFacts | FactsUnavailable:
+            outcome = ports[entry.name]
+            if not outcome.ok:
+                return FactsUnavailable(
+                    f"domain {entry.name} ({entry.url}): preflight failed: {outcome.detail}; check the URL "
+                    "and that the domain controller answers."
+                )
+            members = {
+                name: (facts.computer_name, facts.fqdn)
+                for name, facts in hosts.items()
+                if isinstance(facts, HostFacts) and facts.domain.lower() == entry.name.lower()
+            }
+            try:
+                secret = (
+                    None
+                    if entry.auth == "kerberos"
+                    else resolve(entry.credential, inventory.credentials.get(entry.credential or ""))
+                )
+            except CredentialError as exc:
+                return FactsUnavailable(f"domain {entry.name}: {exc}")
+            return collect_domain(
+                entry,
+                secret,
+                members,
+                connect_timeout=entry.connect_timeout,
+                auth="ntlm" if entry.auth == "ntlm" else "simple",
+                tls_server_name=entry.tls_server_name,
+            )
+
+        results = self._each(entries, read, "reading the directory") if entries else []
+        return {e.name: r for e, r in zip(entries, results, strict=True)}
 
     def _each(self, items: list, work: Callable, what: str) -> list:
         """work(item) for every item, concurrently (at most ``workers`` at once), in order.
@@ -207,10 +244,18 @@ def close_all(sessions: list[Session], wait: float = 10.0) -> None:
         t.join(max(0.0, end - time.monotonic()))
 
 
-def deadline(host: Host) -> float:
+def deadline(item: Host | DomainEntry) -> float:
     """How long one host may take for one round: connecting, then the script itself, which
-    WinRM keeps alive with OperationTimeout faults every operation_timeout seconds."""
-    return host.connection.connect_timeout + 3 * host.connection.operation_timeout + 5
+    WinRM keeps alive with OperationTimeout faults every operation_timeout seconds. A domain
+    gets a few searches' worth after connecting."""
+    if isinstance(item, DomainEntry):
+        return item.connect_timeout + 60
+    return item.connection.connect_timeout + 3 * item.connection.operation_timeout + 5
+
+
+def ldap_endpoint(url: str) -> tuple[str, int]:
+    parsed = urlsplit(url)
+    return parsed.hostname or "", parsed.port or (636 if parsed.scheme == "ldaps" else 389)
 
 
 def migration_addresses(facts: HostFacts, limit: int = 4) -> list[str]:

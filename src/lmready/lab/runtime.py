@@ -14,10 +14,13 @@ from pathlib import Path
 import yaml
 
 from lmready.lab.model import HyperVHost, LabNetwork
+from lmready.lab.samba import SambaDC, load_directory, samba_available
 from lmready.lab.scenario import Scenario
 from lmready.lab.wsman import Knobs, LabServer, TlsFiles, make_tls
 
 USER_ENV, PASSWORD_ENV = "LMREADY_LAB_USER", "LMREADY_LAB_PASSWORD"
+LDAP_USER_ENV, LDAP_PASSWORD_ENV = "LMREADY_LAB_LDAP_USER", "LMREADY_LAB_LDAP_PASSWORD"
+DIRECTORY_READER = "auditor"  # the directory scenario's account without admin rights
 LOOPBACK = "127.0.0.1"
 
 
@@ -38,9 +41,13 @@ class Lab:
     workdir: Path
     transport: str = "https"  # "https" (Basic over TLS, validated) or "ntlm" (HTTP, message encryption)
     latency: float = 0.0  # seconds added to every request (benchmarks)
+    # The domain controller: one the caller runs (tests share one; Samba's ports are fixed), or
+    # None to start the scenario's own when samba is installed.
+    dc: SambaDC | None = None
     hosts: dict[str, LabHostRuntime] = field(default_factory=dict)
     tls: TlsFiles | None = None
     network: LabNetwork = field(default_factory=LabNetwork)
+    _own_dc: bool = False
 
     def start(self) -> Lab:
         os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
@@ -62,6 +69,11 @@ class Lab:
                 )
                 server.start()
                 self.hosts[name] = LabHostRuntime(name, model, server)
+            if self.dc is None and self.scenario.directory is not None and samba_available():
+                directory = load_directory(self.scenario.directory)
+                self.dc = SambaDC.for_scenario(self.workdir / "dc", directory).start()
+                self._own_dc = True
+                self.dc.apply(directory)
         except BaseException:
             self.stop()
             raise
@@ -70,6 +82,13 @@ class Lab:
     def stop(self) -> None:
         for runtime in self.hosts.values():
             runtime.server.stop()
+        if self._own_dc and self.dc is not None:
+            self.dc.stop()
+
+    def _directory_password(self) -> str:
+        directory = load_directory(self.scenario.directory) if self.scenario.directory else None
+        users = {u.name: u.password for u in directory.users} if directory else {}
+        return users.get(DIRECTORY_READER, "")
 
     def inventory(self, **extra: object) -> dict[str, object]:
         """An inventory for the lab: credentials by environment variable, TLS validated."""
@@ -93,6 +112,22 @@ class Lab:
             "pairs": [{"mesh": "lab"}],
             "policy": self.scenario.policy,
         }
+        if self.dc is not None:
+            doc["credentials"]["lab-directory"] = {
+                "username_env": LDAP_USER_ENV,
+                "password_env": LDAP_PASSWORD_ENV,
+            }
+            doc["directory"] = {
+                "domains": [
+                    {
+                        "name": self.dc.dns_domain,
+                        "url": self.dc.url,
+                        "credential": "lab-directory",
+                        "ca_bundle": str(self.dc.ca_bundle),
+                        "tls_server_name": self.dc.dc_hostname,
+                    }
+                ]
+            }
         doc.update(extra)
         return doc
 
@@ -106,4 +141,10 @@ class Lab:
         return path
 
     def env(self) -> dict[str, str]:
-        return {USER_ENV: self.scenario.username, PASSWORD_ENV: self.scenario.password}
+        env = {USER_ENV: self.scenario.username, PASSWORD_ENV: self.scenario.password}
+        if self.dc is not None:
+            env |= {
+                LDAP_USER_ENV: f"{DIRECTORY_READER}@{self.dc.dns_domain}",
+                LDAP_PASSWORD_ENV: self._directory_password(),
+            }
+        return env

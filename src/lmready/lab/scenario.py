@@ -27,7 +27,7 @@ DEFAULT_USERNAME = "lab\\operator"
 DEFAULT_PASSWORD = "Lab-Operator-2026!"
 # A scenario describes host state, not a collection: facts that omit these get a fixed stamp.
 _STAMP = "2026-01-01T00:00:00Z"
-_KEYS = ("hosts", "username", "password", "policy")
+_KEYS = ("hosts", "username", "password", "policy", "directory")
 _HOST_KEYS = ("name", "facts")
 
 
@@ -46,6 +46,7 @@ class Scenario:
     username: str = DEFAULT_USERNAME
     password: str = DEFAULT_PASSWORD
     policy: dict[str, Any] = field(default_factory=dict)
+    directory: Path | None = None  # the lab domain controller's scenario (lmready.lab.samba)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -72,9 +73,16 @@ def load_scenario(path: Path) -> Scenario:
                 problems.append(f"{doc.where((key,))}: {key} must be a non-empty string.")
     policy = _policy(doc, data.get("policy"), problems)
     hosts = _hosts(doc, data.get("hosts"), problems)
+    directory = None
+    if "directory" in data:
+        directory = path.parent / str(data["directory"])
+        if not isinstance(data["directory"], str) or not directory.is_file():
+            problems.append(
+                f"{doc.where(('directory',))}: directory must name a directory scenario file next to this one."
+            )
     if problems:
         raise ScenarioError(problems)
-    return Scenario(path, hosts, policy=policy, **credentials)
+    return Scenario(path, hosts, policy=policy, directory=directory, **credentials)
 
 
 def _policy(doc: Located, value: Any, problems: list[str]) -> dict[str, Any]:
