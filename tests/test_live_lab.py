@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -241,3 +243,55 @@ def test_testinfra_example_check_against_a_lab_host(tmp_path, samba_dc):
         assert len(cases) == len(NAMES)
     finally:
         lab.stop()
+
+
+def test_snapshot_then_offline_audit_gives_the_live_findings(lab, tmp_path):
+    inventory = lab.write_inventory(tmp_path / "lab.yml")
+    env = {**os.environ, **lab.env()}
+    snap = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lmready.cli",
+            "snapshot",
+            "--inventory",
+            str(inventory),
+            "--out",
+            str(tmp_path / "snap"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert snap.returncode == 0, snap.stderr
+    saved = sorted(p.name for p in (tmp_path / "snap" / "hosts").iterdir())
+    assert saved == [f"{n}.json" for n in NAMES]
+    assert SCENARIO.password not in "".join(p.read_text() for p in (tmp_path / "snap").rglob("*.json"))
+    live = run_audit(tmp_path / "live", inventory, env=lab.env())
+    offline = run_audit(tmp_path / "offline", inventory, f"--facts-dir={tmp_path / 'snap'}")
+    assert outcomes(offline) == outcomes(live)
+
+
+def test_lab_up_status_down(tmp_path):
+    def lmready(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "lmready.cli", "lab", "--state-dir", str(tmp_path / "state"), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+
+    assert lmready("status").returncode == 3
+    # Without its own domain controller: this session's shares Samba's fixed ports.
+    up = lmready("up", "--inventory-out", str(tmp_path / "lab.yml"), "--transport", "ntlm", "--no-directory")
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "LMREADY_LAB_PASSWORD=" in up.stdout and (tmp_path / "lab.yml").is_file()
+        status = lmready("status")
+        assert status.returncode == 0 and all(n in status.stdout for n in NAMES)
+    finally:
+        down = lmready("down")
+    assert down.returncode == 0 and "lab stopped" in down.stdout
+    assert lmready("status").returncode == 3

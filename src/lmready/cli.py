@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot = commands.add_parser(
         "snapshot",
         help="collect facts live and save them for offline audits (--facts-dir)",
-        description="Collect every host's facts and save them as DIR/hosts/NAME.json (never credentials); "
+        description="Collect every host's and domain's facts and save them as DIR/hosts/NAME.json and "
+        "DIR/domains/DOMAIN.json (never credentials); "
         "audit them later with `pytest --inventory INV --facts-dir DIR`. Exit code 1 when a host could not be read.",
     )
     snapshot.add_argument("--inventory", metavar="PATH", required=True)
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="https",
         help="https: Basic over TLS with a generated CA; ntlm: HTTP with message encryption",
     )
+    lab_up.add_argument("--no-directory", action="store_true", help="without the Samba domain controller")
     lab_commands.add_parser("down", help="stop everything `lab up` started")
     lab_commands.add_parser("status", help="say what runs")
     lab.add_argument(
@@ -113,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         state = Path(args.state_dir)
         if args.lab_command == "up":
             scenario = Path(args.scenario) if args.scenario else None
-            return control.up(scenario, Path(args.inventory_out), state, args.transport)
+            return control.up(
+                scenario, Path(args.inventory_out), state, args.transport, not args.no_directory
+            )
         return control.down(state) if args.lab_command == "down" else control.status(state)
     parser.print_help()
     return 0
@@ -221,16 +225,20 @@ def snapshot(args: argparse.Namespace) -> int:
         print(f"\r{what} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     estate = LiveCollector(progress).collect(inventory)
-    out = Path(args.out) / "hosts"
-    out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for name, facts in estate.hosts.items():
-        if isinstance(facts, FactsUnavailable):
-            failed += 1
-            print(str(facts), file=sys.stderr)
-            continue
-        (out / f"{name}.json").write_text(facts.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    print(f"saved {len(estate.hosts) - failed} of {len(estate.hosts)} hosts in {out}")
+    root = Path(args.out)
+    failed, saved = 0, 0
+    for kind, facts_by_name in (("hosts", estate.hosts), ("domains", estate.domains)):
+        for name, facts in facts_by_name.items():
+            if isinstance(facts, FactsUnavailable):
+                failed += 1
+                print(str(facts), file=sys.stderr)
+                continue
+            (root / kind).mkdir(parents=True, exist_ok=True)
+            (root / kind / f"{name}.json").write_text(
+                facts.model_dump_json(indent=2) + "\n", encoding="utf-8"
+            )
+            saved += 1
+    print(f"saved the facts of {saved} hosts and domains in {root}; {failed} could not be read")
     return 1 if failed else 0
 
 

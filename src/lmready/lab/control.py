@@ -49,7 +49,13 @@ def _describe(state: dict) -> str:
     )
 
 
-def up(scenario: Path | None, inventory_out: Path, state_dir: Path, transport: str = "https") -> int:
+def up(
+    scenario: Path | None,
+    inventory_out: Path,
+    state_dir: Path,
+    transport: str = "https",
+    directory: bool = True,
+) -> int:
     scenario = scenario or DEFAULT_SCENARIO
     running = _state(state_dir)
     if running is not None:
@@ -73,6 +79,7 @@ def up(scenario: Path | None, inventory_out: Path, state_dir: Path, transport: s
             str(inventory_out),
             "--transport",
             transport,
+            *([] if directory else ["--no-directory"]),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

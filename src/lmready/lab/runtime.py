@@ -41,6 +41,7 @@ class Lab:
     workdir: Path
     transport: str = "https"  # "https" (Basic over TLS, validated) or "ntlm" (HTTP, message encryption)
     latency: float = 0.0  # seconds added to every request (benchmarks)
+    directory: bool = True  # start the scenario's domain controller (when samba is installed)
     # The domain controller: one the caller runs (tests share one; Samba's ports are fixed), or
     # None to start the scenario's own when samba is installed.
     dc: SambaDC | None = None
@@ -69,7 +70,12 @@ class Lab:
                 )
                 server.start()
                 self.hosts[name] = LabHostRuntime(name, model, server)
-            if self.dc is None and self.scenario.directory is not None and samba_available():
+            if (
+                self.directory
+                and self.dc is None
+                and self.scenario.directory is not None
+                and samba_available()
+            ):
                 directory = load_directory(self.scenario.directory)
                 self.dc = SambaDC.for_scenario(self.workdir / "dc", directory).start()
                 self._own_dc = True

@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--inventory-out", required=True)
     parser.add_argument("--transport", choices=("https", "ntlm"), default="https")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--no-directory", action="store_true", help="no domain controller")
     args = parser.parse_args()
 
     state_dir = Path(args.state_dir)
@@ -27,7 +28,10 @@ def main() -> None:
         scenario = load_scenario(Path(args.scenario))
     except ScenarioError as exc:
         raise SystemExit("\n".join(exc.problems)) from None
-    lab = Lab(scenario, state_dir, transport=args.transport, latency=args.latency).start()
+    lab = Lab(
+        scenario, state_dir, transport=args.transport, latency=args.latency, directory=not args.no_directory
+    )
+    lab.start()
     inventory = lab.write_inventory(Path(args.inventory_out))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
