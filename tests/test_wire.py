@@ -6,8 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-import tree_sitter_powershell
-from tree_sitter import Language, Parser
+from powershell_syntax import syntax_errors
 
 from lmready import wire
 from lmready.facts import AuthenticationType, PerformanceOption
@@ -130,20 +129,6 @@ def test_probe_script_embeds_targets_safely():
     text = wire.probe_script([{"dst": "hv02", "address": "10.0.0.2", "port": 6600, "note": "it's"}], 1500)
     assert '\'[{"dst": "hv02", "address": "10.0.0.2", "port": 6600, "note": "it\'\'s"}]\'' in text
     assert "WaitAll" in text and ", 1500)" in text and "{targets}" not in text
-
-
-POWERSHELL = Parser(Language(tree_sitter_powershell.language()))
-
-
-def syntax_errors(script: str) -> list[str]:
-    tree = POWERSHELL.parse(script.encode("utf-8"))
-    found, stack = [], [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.is_error or node.is_missing:
-            found.append(f"line {node.start_point[0] + 1}: {node.text.decode()[:60]!r}")
-        stack.extend(node.children)
-    return found
 
 
 @pytest.mark.parametrize(

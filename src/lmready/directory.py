@@ -9,7 +9,6 @@ inventory's credential, Kerberos (SASL GSSAPI, the caller's ticket cache) withou
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import re
 import ssl
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from ldap3.utils.conv import escape_filter_chars
 from lmready.credentials import Secret
 from lmready.estate import FactsUnavailable
 from lmready.facts import ComputerAccount, DomainFacts, Trust
-from lmready.inventory import DomainEntry
+from lmready.inventory import DomainEntry, is_ip
 
 DOMAIN_ADMINS_RID = 512
 PAGE_SIZE = 500
@@ -148,7 +147,7 @@ def _tls(entry: DomainEntry, host: str, server_name: str | None, where: str) -> 
         ca_certs_file=entry.ca_bundle,  # None: the system's trusted CAs
         # ldap3 checks the URL's host first, then these names.
         valid_names=[server_name] if server_name else None,
-        sni=server_name or (None if _is_ip(host) else host),
+        sni=server_name or (None if is_ip(host) else host),
     )
 
 
@@ -275,14 +274,6 @@ def _principal(secret: Secret | None) -> str:
         return str(gssapi.Credentials(usage="initiate").name)
     except gssapi.exceptions.GSSError:
         return ""
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
 
 
 # --- reading ----------------------------------------------------------------------------------

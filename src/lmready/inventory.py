@@ -218,7 +218,7 @@ class DomainEntry(Strict):
     @classmethod
     def _url(cls, value: str) -> str:
         match = re.match(r"^(ldaps?)://([^/:]+)(?::(\d{1,5}))?/?$", value)
-        if not match or (not is_dns_name(match.group(2)) and not _is_ip(match.group(2))):
+        if not match or (not is_dns_name(match.group(2)) and not is_ip(match.group(2))):
             raise ValueError(f"'{value}' is not an LDAP URL like ldaps://dc01.corp.example.com")
         return value
 
@@ -232,7 +232,7 @@ class DomainEntry(Strict):
         return self
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
         return True
