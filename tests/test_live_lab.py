@@ -112,6 +112,12 @@ def test_live_ntlm_with_encryption_matches(tmp_path, samba_dc):
         live = run_audit(tmp_path / "live", inventory, env=lab.env())
         offline = run_audit(tmp_path / "offline", offline_estate(tmp_path, lab))
         assert outcomes(live) == outcomes(offline)
+        # The report says that the inventory chose plain HTTP.
+        assert "lab-hv01: plain HTTP with message encryption" in live.stdout
+        assert (
+            "lab-hv01: plain HTTP with message encryption"
+            in live.html_data["environment"]["Weak transports (as the inventory asks)"]
+        )
         # NTLM adds its three-leg handshake on the one kept-alive connection.
         assert {n: r.server.requests for n, r in lab.hosts.items()} == dict.fromkeys(NAMES, 10)
     finally:

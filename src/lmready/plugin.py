@@ -75,6 +75,28 @@ class Audit:
     def source(self) -> str:
         return str(self.facts_dir) if self.facts_dir is not None else "live (PowerShell Remoting)"
 
+    def weak_transports(self) -> list[str]:
+        """Connections the inventory explicitly allowed to be weaker than the defaults."""
+        if self.facts_dir is not None:
+            return []
+        weak = []
+        for host in self.inventory.hosts.values():
+            c = host.connection
+            if c.scheme == "http":
+                protected = c.auth in ("negotiate", "ntlm", "kerberos", "credssp")
+                weak.append(
+                    f"{host.name}: plain HTTP"
+                    + (" with message encryption" if protected else ", unencrypted")
+                )
+            elif not c.verify_tls:
+                weak.append(f"{host.name}: HTTPS without certificate validation")
+        weak += [
+            f"domain {d.name}: plain LDAP"
+            for d in self.inventory.domains
+            if d.url.startswith("ldap://") and not d.start_tls
+        ]
+        return weak
+
     @property
     def readiness(self) -> list[PairReadiness]:
         if self._readiness is None:
@@ -273,6 +295,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         metadata["Operator"] = escape(audit.operator)
         metadata["Started (UTC)"] = escape(audit.started.isoformat(timespec="seconds"))
         metadata["Gate severity"] = escape(str(audit.gate))
+        weak = audit.weak_transports()
+        if weak:
+            metadata["Weak transports (as the inventory asks)"] = escape("; ".join(weak))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -466,6 +491,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for what, path in (("findings", audit.findings_path), ("junit", audit.junit_path)):
         if path is not None:
             tr.write_line(f"{what}: {path}")
+    for weak in audit.weak_transports():
+        tr.write_line(f"weak transport, as the inventory asks: {weak}", yellow=True)
 
 
 # --- your own checks, the testinfra way ------------------------------------------------------
