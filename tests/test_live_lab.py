@@ -301,3 +301,13 @@ def test_lab_up_status_down(tmp_path):
         down = lmready("down")
     assert down.returncode == 0 and "lab stopped" in down.stdout
     assert lmready("status").returncode == 3
+
+
+def test_directory_failure_is_one_sentence_on_its_checks_only(lab, tmp_path):
+    inventory = lab.write_inventory(tmp_path / "lab.yml")
+    env = {**lab.env(), "LMREADY_LAB_LDAP_PASSWORD": "not-the-password"}
+    run = run_audit(tmp_path / "run", inventory, env=env)
+    a2 = run.result("LMR-022", "lab-hv01->lab-hv02")
+    assert a2["outcome"] == "error" and a2["message"].startswith("domain lab.example.test (ldaps://")
+    assert "bug" not in a2["message"] and "\n" not in a2["message"]
+    assert run.result("LMR-041", "lab-hv01")["outcome"] == "passed"  # host checks unaffected

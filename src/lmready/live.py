@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from lmready import preflight
 from lmready.credentials import CredentialError, resolve
-from lmready.directory import collect_domain
+from lmready.directory import DirectoryError, collect_domain
 from lmready.estate import Estate, FactsUnavailable
 from lmready.facts import DomainFacts, HostFacts, PerformanceOption, Preflight
 from lmready.inventory import DomainEntry, Host, Inventory
@@ -95,14 +95,17 @@ class LiveCollector:
                 )
             except CredentialError as exc:
                 return FactsUnavailable(f"domain {entry.name}: {exc}")
-            return collect_domain(
-                entry,
-                secret,
-                members,
-                connect_timeout=entry.connect_timeout,
-                auth="ntlm" if entry.auth == "ntlm" else "simple",
-                tls_server_name=entry.tls_server_name,
-            )
+            try:
+                return collect_domain(
+                    entry,
+                    secret,
+                    members,
+                    connect_timeout=entry.connect_timeout,
+                    auth="ntlm" if entry.auth == "ntlm" else "simple",
+                    tls_server_name=entry.tls_server_name,
+                )
+            except DirectoryError as exc:  # already one sentence about this domain
+                return exc
 
         results = self._each(entries, read, "reading the directory") if entries else []
         return {e.name: r for e, r in zip(entries, results, strict=True)}
