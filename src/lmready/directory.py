@@ -83,6 +83,31 @@ def collect_domain(
         _close(conn)
 
 
+def open_for_changes(
+    entry: DomainEntry,
+    secret: Secret | None,
+    *,
+    connect_timeout: float = 10,
+    auth: Literal["simple", "ntlm"] = "simple",
+    tls_server_name: str | None = None,
+) -> ldap3.Connection:
+    """A bound, writable connection with the same transport rules as ``collect_domain``; failed
+    operations raise. Raises DirectoryError; the caller unbinds."""
+    where = f"domain {entry.name} ({entry.url})"
+    return _connect(entry, secret, where, connect_timeout, auth, tls_server_name, read_only=False)
+
+
+def is_domain_admin(conn: ldap3.Connection, entry: DomainEntry, secret: Secret | None) -> bool | None:
+    """Whether the connection's bind account is in Domain Admins (nested groups included);
+    None when it cannot be told."""
+    reader = _Reader(conn, entry, f"domain {entry.name} ({entry.url})")
+    domain_nc = _text(reader._base("", ["defaultNamingContext"]), "defaultNamingContext")
+    sid_values = reader._base(domain_nc, ["objectSid"]).get("objectSid") if domain_nc else None
+    if not sid_values:
+        return None
+    return reader._is_domain_admin(domain_nc, entry.name, format_sid(sid_values[0]), _principal(secret))
+
+
 # --- connection and bind -----------------------------------------------------------------------
 
 
@@ -93,6 +118,7 @@ def _connect(
     timeout: float,
     auth: str,
     tls_server_name: str | None,
+    read_only: bool = True,
 ) -> ldap3.Connection:
     url = urlsplit(entry.url)
     ldaps = url.scheme == "ldaps"
@@ -107,7 +133,7 @@ def _connect(
     server = ldap3.Server(host, port, use_ssl=ldaps, tls=tls, get_info=ldap3.NONE, connect_timeout=timeout)
     conn = ldap3.Connection(
         server,
-        read_only=True,
+        read_only=read_only,
         # The bind reports its own result: on a failed Kerberos exchange ldap3 aborts the SASL bind,
         # and with exceptions on, the abort's error would hide Kerberos's reason.
         raise_exceptions=False,

@@ -145,6 +145,7 @@ class PolicyFields(Strict):
     performance: PerfOption | None = None
     simultaneous_migrations: Annotated[int, Field(ge=1, le=64)] | None = None
     trusted_subnets: list[str] | None = None
+    migration_networks: list[str] | None = None  # subnets the N2 fix adds with Add-VMMigrationNetwork
     require_isolation: bool | None = None
     require_rdma: bool | None = None
     max_clock_skew_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
@@ -154,7 +155,7 @@ class PolicyFields(Strict):
     def _perf(cls, value: Any) -> Any:
         return _no_smbtransport(value)
 
-    @field_validator("trusted_subnets")
+    @field_validator("trusted_subnets", "migration_networks")
     @classmethod
     def _subnets(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else [_network(v) for v in value]
@@ -168,6 +169,7 @@ class Policy:
     performance: PerformanceOption = PerformanceOption.COMPRESSION
     simultaneous_migrations: int = 2
     trusted_subnets: tuple[str, ...] = ()
+    migration_networks: tuple[str, ...] = ()
     require_isolation: bool = True
     require_rdma: bool = False
     max_clock_skew_seconds: int = 300
@@ -176,8 +178,9 @@ class Policy:
         if fields is None:
             return self
         changes = {k: v for k, v in fields.model_dump(exclude_none=True).items()}
-        if "trusted_subnets" in changes:
-            changes["trusted_subnets"] = tuple(changes["trusted_subnets"])
+        for key in ("trusted_subnets", "migration_networks"):
+            if key in changes:
+                changes[key] = tuple(changes[key])
         return Policy(**{**self.__dict__, **changes})
 
 

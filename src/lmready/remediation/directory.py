@@ -1,0 +1,114 @@
+"""Directory changes for Kerberos constrained delegation (A2), over ldap3, one session per domain.
+
+msDS-AllowedToDelegateTo values are added (or, by a rollback, deleted) one at a time, so an
+"already there" answer means exactly that value is in place. userAccountControl is changed by
+ONE modify that deletes the value read and adds the new one: if anybody changed it since it
+was read, the delete finds no such value and the whole modify fails instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import ldap3
+from ldap3.core import exceptions as lx
+
+from lmready.credentials import Secret
+from lmready.directory import DirectoryError, is_domain_admin, open_for_changes
+from lmready.facts import DomainFacts
+from lmready.inventory import DomainEntry
+from lmready.remediation.change import ALREADY, APPLIED, FAILED, REFUSED, Change, Outcome, Value
+
+DELEGATE_TO = "msDS-AllowedToDelegateTo"  # multi-valued: one value per change, None = absent
+UAC = "userAccountControl"
+# LDAP result codes that mean the value is already as wanted, for one value added or deleted.
+_ATTRIBUTE_OR_VALUE_EXISTS, _NO_SUCH_ATTRIBUTE = 20, 16
+PURGE = "klist purge -li 0x3e7"
+
+
+def command(dn: str, setting: str, before: Value, after: Value) -> str:
+    """The LDAP modification, as plans show it."""
+    if setting == DELEGATE_TO:
+        op, value = ("add", after) if after is not None else ("delete", before)
+        return f"modify {dn}: {op} {DELEGATE_TO}: {value}"
+    if setting == UAC:
+        return f"modify {dn}: delete {UAC}: {before}, add {UAC}: {after} (one request)"
+    raise ValueError(f"no directory change sets {setting}")
+
+
+def current(setting: str, member: Value, dn: str, domain: DomainFacts) -> Value:
+    """The value in freshly read domain facts; for DELEGATE_TO, ``member`` or None."""
+    account = next((a for a in domain.computers if a.dn.lower() == dn.lower()), None)
+    if account is None:
+        raise LookupError(f"{dn} was not found in {domain.name}")
+    if setting == UAC:
+        return account.user_account_control
+    have = {v.lower() for v in account.allowed_to_delegate_to}
+    return member if str(member).lower() in have else None
+
+
+def apply_domain(
+    entry: DomainEntry,
+    changes: list[Change],
+    secret: Secret | None,
+) -> list[Outcome]:
+    """All of one domain's changes in one LDAP session. Without Domain Admins none is tried."""
+    try:
+        conn = open_for_changes(
+            entry,
+            secret,
+            connect_timeout=entry.connect_timeout,
+            auth="ntlm" if entry.auth == "ntlm" else "simple",
+            tls_server_name=entry.tls_server_name,
+        )
+    except DirectoryError as exc:
+        return [Outcome(c, FAILED, str(exc)) for c in changes]
+    try:
+        admin = is_domain_admin(conn, entry, secret)
+        if not admin:
+            who = secret.username if secret else "the Kerberos ticket's account"
+            why = "is not in Domain Admins" if admin is False else "could not be shown to be in Domain Admins"
+            sentence = (
+                f"{entry.name}: delegation changes need Domain Admins and {who} {why}, so none was made; "
+                "name a Domain Admins credential for the domain, or have an admin make them."
+            )
+            return [Outcome(c, REFUSED, sentence) for c in changes]
+        return [_modify(conn, entry, c) for c in changes]
+    except lx.LDAPException as exc:
+        return [Outcome(c, FAILED, f"{entry.name}: the LDAP session failed: {exc}.") for c in changes]
+    finally:
+        with contextlib.suppress(lx.LDAPException):
+            conn.unbind()
+
+
+def _modify(conn: ldap3.Connection, entry: DomainEntry, change: Change) -> Outcome:
+    dn = change.account_dn or ""
+    if change.setting == UAC:
+        operations = [(ldap3.MODIFY_DELETE, [str(change.before)]), (ldap3.MODIFY_ADD, [str(change.after)])]
+    elif change.after is not None:
+        operations = [(ldap3.MODIFY_ADD, [change.after])]
+    else:
+        operations = [(ldap3.MODIFY_DELETE, [change.before])]
+    try:
+        conn.modify(dn, {change.setting: operations})
+        return Outcome(change, APPLIED)
+    except lx.LDAPOperationResult as exc:
+        code, message = exc.result, " ".join(str(exc.message or exc.description).split()).rstrip(".")
+    if change.setting == DELEGATE_TO and code in (_ATTRIBUTE_OR_VALUE_EXISTS, _NO_SUCH_ATTRIBUTE):
+        return Outcome(change, APPLIED, ALREADY)
+    if change.setting == UAC and code == _NO_SUCH_ATTRIBUTE:
+        return Outcome(
+            change,
+            FAILED,
+            f"{entry.name}: {UAC} of {dn} is no longer {change.before}, the value read: somebody changed "
+            "it since, and it was not overwritten; audit again and plan anew.",
+        )
+    return Outcome(change, FAILED, f"{entry.name}: the DC refused `{change.command}`: {message}.")
+
+
+def klist_advice(hosts: list[str]) -> str:
+    """Hosts keep the Kerberos tickets they hold: new delegation counts only with new tickets."""
+    return (
+        f"after AD replication, run `{PURGE}` on {', '.join(sorted(hosts))} so that their computer "
+        "accounts get tickets with the new delegation"
+    )
