@@ -105,7 +105,7 @@ def test_missing_facts_are_errors_that_spare_other_hosts(tmp_path):
     "args, inventory_extra, expected",
     [
         (["--gate-severity", "severe"], {}, "--gate-severity: unknown severity 'severe'"),
-        (["--remediate", "apply"], {}, "--remediate apply is not available"),
+        (["--remediate", "apply"], {}, "--remediate apply needs the hosts themselves, not saved facts"),
         (
             [],
             {"waivers": [{"check": "LMR-999", "justification": "nothing to see here"}]},

@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-dir", metavar="DIR", default=".lab", help="where the lab keeps its state (.lab)"
     )
 
+    rollback = commands.add_parser(
+        "rollback",
+        help="undo what a remediation journal changed (refusing values changed since)",
+        description="Restore the before-values of every change the journal applied, newest first, after "
+        "reading each value again; a value that changed since is refused and named. The rollback writes "
+        "its own journal. Exit code 1 when something could not be restored.",
+    )
+    rollback.add_argument("journal", metavar="JOURNAL")
+    rollback.add_argument("--inventory", metavar="PATH", required=True, help="the inventory of the audit")
+
     schema = commands.add_parser("schema", help="print or write the facts JSON Schemas")
     schema.add_argument("--write", metavar="DIR", help="write the schema files into DIR")
     return parser
@@ -109,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return schema(args)
     if args.command == "snapshot":
         return snapshot(args)
+    if args.command == "rollback":
+        return rollback(args)
     if args.command == "lab":
         from lmready.lab import control
 
@@ -240,6 +252,29 @@ def snapshot(args: argparse.Namespace) -> int:
             saved += 1
     print(f"saved the facts of {saved} hosts and domains in {root}; {failed} could not be read")
     return 1 if failed else 0
+
+
+def rollback(args: argparse.Namespace) -> int:
+    from lmready.inventory import InventoryError, load_inventory
+    from lmready.remediation import rollback as undo
+
+    journal = Path(args.journal)
+    if not journal.is_file():
+        print(
+            f"lmready rollback: journal {journal} does not exist; give the file a --remediate apply wrote.",
+            file=sys.stderr,
+        )
+        return 4
+    try:
+        inventory = load_inventory(Path(args.inventory))
+    except InventoryError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 4
+    result = undo(journal, inventory)
+    for outcome in result.outcomes:
+        print(f"{outcome.status}: {outcome.change}" + (f" ({outcome.reason})" if outcome.reason else ""))
+    print(f"journal of this rollback: {result.journal}")
+    return 0 if all(o.status != "failed" and o.status != "refused" for o in result.outcomes) else 1
 
 
 def schema(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from lmready.catalogue import CheckFailure, CheckMeta, Severity
 from lmready.inventory import Waiver
 
-OUTCOMES = ("passed", "failed", "warning", "waived", "skipped", "error")
+OUTCOMES = ("passed", "fixed", "failed", "warning", "waived", "skipped", "error")
 
 
 @dataclass(slots=True)
@@ -33,6 +33,7 @@ class Finding:
     waiver: Waiver | None = None
     nodeid: str = ""
     duration: float = 0.0
+    remediation: str = ""  # with --remediate: fixed, fix planned, fix failed, not fixable
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -51,6 +52,8 @@ class Finding:
         if self.observed or self.expected:
             record |= {"observed": self.observed, "expected": self.expected, "fix": self.fix}
         record["fix_name"] = self.check.fix
+        if self.remediation:
+            record["remediation"] = self.remediation
         if self.waiver is not None:
             record["waiver"] = {
                 "justification": self.waiver.justification,

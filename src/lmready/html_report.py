@@ -43,6 +43,7 @@ def summary_html(
     hosts: list[str],
     readiness: list[PairReadiness],
     compact: list[Finding] | None,
+    remediation: list[str] | None = None,
 ) -> list[str]:
     parts = [STYLE, '<div id="lmready">']
     if not counts or not sum(counts.values()):
@@ -56,6 +57,8 @@ def summary_html(
         + ", ".join(f"{n} {escape(o)}" for o, n in counts.items())
         + ".</p>"
     )
+    if remediation:
+        parts.append("<h3>Remediation</h3><pre>" + escape("\n".join(remediation)) + "</pre>")
     parts.append(matrix_html(hosts, readiness))
     parts.append(pair_details_html(readiness))
     if compact is not None:
@@ -165,7 +168,13 @@ HEADER_CELLS = [
 def row_cells(finding: Finding) -> list[str]:
     c = finding.check
     return [
-        f'<td class="col-verdict">{escape(finding.outcome)}</td>',
+        f'<td class="col-verdict">{escape(finding.outcome)}'
+        + (
+            f" ({escape(finding.remediation)})"
+            if finding.remediation and finding.remediation != finding.outcome
+            else ""
+        )
+        + "</td>",
         f'<td class="col-checkId">{escape(c.id)}</td>',
         f'<td class="col-target">{escape(finding.target)}</td>',
         f'<td class="col-severity">{escape(str(finding.severity))}</td>',

@@ -35,6 +35,7 @@ from lmready.inventory import Inventory, InventoryError, load_inventory
 from lmready.items import CheckItem, run_protocol
 from lmready.junit import write_junit
 from lmready.live import LiveCollector, Progress
+from lmready.remediation.run import Remediation, failing_findings, remediate
 
 DEFAULT_GATE = "high"
 DEFAULT_REPORTS = {
@@ -56,6 +57,8 @@ class Audit:
     today: date
     findings: list[Finding] = field(default_factory=list)
     compact_html: bool = False  # set after collection: too many results for one HTML table
+    remediate: str | None = None  # "plan" or "apply"
+    remediation: Remediation | None = None
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
 
@@ -132,6 +135,8 @@ class Audit:
                 )
             )
             finding = Finding(meta, target, "error", meta.severity, message)
+        if self.remediation is not None:
+            self.remediation.annotate(finding)
         self.findings.append(finding)
         return finding
 
@@ -197,11 +202,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lmready(id, ref, title, severity): metadata of a check of your own")
     if not _is_audit(config):
         return
-    if config.option.remediate:
-        raise pytest.UsageError(
-            f"--remediate {config.option.remediate} is not available in lmready {__version__} yet; "
-            "run the audit without it and apply the fixes the report names."
-        )
     try:
         gate = Severity.parse(config.option.gate_severity or DEFAULT_GATE)
     except ValueError as exc:
@@ -224,6 +224,11 @@ def pytest_configure(config: pytest.Config) -> None:
     facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
     if facts_dir is not None and not facts_dir.is_dir():
         raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
+    if config.option.remediate and facts_dir is not None:
+        raise pytest.UsageError(
+            f"--remediate {config.option.remediate} needs the hosts themselves, not saved facts; "
+            "audit live (an inventory without facts: and no --facts-dir)."
+        )
 
     if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
         # No test paths given and no ini naming them (outside a checkout, or pytest took
@@ -246,6 +251,7 @@ def pytest_configure(config: pytest.Config) -> None:
         operator=_operator(),
         started=datetime.now(UTC),
         today=date.today(),
+        remediate=config.option.remediate,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -327,10 +333,28 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     audit.compact_html = items > COMPACT_ABOVE
     if items and not session.config.option.collectonly:
         audit.collect(_progress_line(session.config))
+        if audit.remediate:
+            _remediate(session, audit)
     # Hundreds of thousands of long-lived objects now exist; keep the cyclic GC from rescanning
     # them over and over while the checks run.
     gc.collect()
     gc.freeze()
+
+
+def _remediate(session: pytest.Session, audit: Audit) -> None:
+    """Plan (and with apply, make and verify) the fixes, then collect again so that every check
+    reports the estate as it now is."""
+    targets = [(i.meta, i.target_id) for i in session.items if isinstance(i, CheckItem)]
+    failing = failing_findings(targets, audit.estate, audit.gate, audit.inventory.waivers, audit.today)
+    journal_dir = audit.findings_path.parent if audit.findings_path else Path("reports")
+    audit.remediation = remediate(audit.remediate, failing, audit.estate, journal_dir, audit.operator)
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line("")
+        for line in audit.remediation.lines():
+            terminal.write_line(line)
+    if audit.remediation.outcomes:
+        audit.collect(_progress_line(session.config))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -351,6 +375,8 @@ def pytest_report_teststatus(report, config):
         return "warning", "W", ("WARNING", {"yellow": True})
     if finding.outcome == "waived":
         return "waived", "w", ("WAIVED", {"yellow": True})
+    if finding.outcome == "fixed":
+        return "fixed", "+", ("FIXED", {"green": True})
     return None
 
 
@@ -397,9 +423,16 @@ class HtmlHooks:
         audit = self.audit
         hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
         compact = audit.findings if audit.compact_html else None
+        remediation = audit.remediation.lines() if audit.remediation else None
         prefix.extend(
             summary_html(
-                audit.ready, str(audit.gate), counts(audit.findings), hosts, audit.readiness, compact
+                audit.ready,
+                str(audit.gate),
+                counts(audit.findings),
+                hosts,
+                audit.readiness,
+                compact,
+                remediation,
             )
         )
 
@@ -493,6 +526,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             tr.write_line(f"{what}: {path}")
     for weak in audit.weak_transports():
         tr.write_line(f"weak transport, as the inventory asks: {weak}", yellow=True)
+    if audit.remediation is not None:
+        for line in audit.remediation.lines():
+            tr.write_line(line)
 
 
 # --- your own checks, the testinfra way ------------------------------------------------------
