@@ -47,7 +47,7 @@ class Session:
             output = ps.invoke()
         except Exception as exc:
             raise RemoteError(explain(self.host, exc, what)) from None
-        errors = [_first_line(str(e)) for e in ps.streams.error]
+        errors = [first_line(str(e)) for e in ps.streams.error]
         if ps.had_errors:
             first = errors[0] if errors else "the pipeline failed"
             raise RemoteError(f"{self.host.name}: {what} failed on the host: {first}.")
@@ -93,9 +93,12 @@ def open_session(host: Host, secret: Secret | None) -> Session:
     return Session(host, pool)
 
 
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else text
-    return line.rstrip(".")
+def first_line(text: str, default: str | None = None) -> str:
+    """The first line of an error text, without its full stop (sentences are built around it)."""
+    lines = text.strip().splitlines()
+    if not lines:
+        return text if default is None else default
+    return lines[0].rstrip(".")
 
 
 def explain(host: Host, exc: BaseException, what: str) -> str:
@@ -105,7 +108,7 @@ def explain(host: Host, exc: BaseException, what: str) -> str:
     name = host.name
     if isinstance(exc, requests.exceptions.SSLError):
         return (
-            f"{name}: the TLS certificate of {where} could not be validated ({_first_line(str(exc))[:160]}); "
+            f"{name}: the TLS certificate of {where} could not be validated ({first_line(str(exc))[:160]}); "
             "give the CA bundle in winrm.ca_bundle, or fix the certificate's name."
         )
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -122,7 +125,7 @@ def explain(host: Host, exc: BaseException, what: str) -> str:
                 f"{name}: connection to {where} refused; check that WinRM listens there (winrm quickconfig)."
             )
         return (
-            f"{name}: the connection to {where} failed during {what} ({_first_line(text)[:160]}); "
+            f"{name}: the connection to {where} failed during {what} ({first_line(text)[:160]}); "
             "check WinRM on the host and the network in between."
         )
     if isinstance(exc, AuthenticationError) or (isinstance(exc, WinRMTransportError) and exc.code == 401):
@@ -133,9 +136,9 @@ def explain(host: Host, exc: BaseException, what: str) -> str:
     if isinstance(exc, WinRMTransportError):
         return f"{name}: {where} answered HTTP {exc.code} during {what}; check the WinRM service and its event log."
     if isinstance(exc, WSManFaultError):
-        return f"{name}: WinRM at {where} reported a fault during {what}: {_first_line(str(exc.reason or exc))[:200]}."
+        return f"{name}: WinRM at {where} reported a fault during {what}: {first_line(str(exc.reason or exc))[:200]}."
     if isinstance(exc, ET.ParseError):
         return f"{name}: {where} answered {what} with something that is not WS-Management XML; is this a WinRM endpoint?"
     if isinstance(exc, WinRMError):
-        return f"{name}: PowerShell Remoting to {where} failed during {what}: {_first_line(str(exc))[:200]}."
-    return f"{name}: {what} on {where} failed: {type(exc).__name__}: {_first_line(str(exc))[:200]}."
+        return f"{name}: PowerShell Remoting to {where} failed during {what}: {first_line(str(exc))[:200]}."
+    return f"{name}: {what} on {where} failed: {type(exc).__name__}: {first_line(str(exc))[:200]}."

@@ -14,7 +14,7 @@ from pypsrp.powershell import PowerShell
 
 from lmready.facts import HostFacts
 from lmready.inventory import Host
-from lmready.psrp import Session, explain
+from lmready.psrp import Session, explain, first_line
 from lmready.remediation.change import APPLIED, FAILED, Change, Outcome, Value
 
 FIREWALL_RULE = "VIRT-MIGL-In-TCP-NoScope"
@@ -89,7 +89,11 @@ def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outc
             for c in changes
         ]
     done = len(output)
-    error = _first_line(str(ps.streams.error[0])) if ps.had_errors and ps.streams.error else ""
+    error = (
+        first_line(str(ps.streams.error[0]), "the pipeline failed")
+        if ps.had_errors and ps.streams.error
+        else ""
+    )
     outcomes = []
     for i, change in enumerate(changes):
         if i < done:
@@ -105,8 +109,3 @@ def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outc
                 Outcome(change, FAILED, f"{host.name}: `{change.command}` returned nothing; audit again.")
             )
     return outcomes
-
-
-def _first_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return (lines[0] if lines else "the pipeline failed").rstrip(".")
