@@ -27,7 +27,7 @@ SCENARIOS = Path(scenario_module.__file__).parent / "scenarios"
 SCENARIO = load_scenario(SCENARIOS / "default.yml")
 POLICY = Policy().merged(PolicyFields.model_validate(SCENARIO.policy))
 # Per-collection facts, not host state.
-NOT_STATE = {"collected_at", "clock", "preflight", "probes", "collection_problems"}
+NOT_STATE = {"collected_at", "clock", "preflight", "probes", "unread", "script_errors"}
 RULE = "VIRT-MIGL-In-TCP-NoScope"
 NOT_RECOGNIZED = (
     "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program. "
@@ -105,7 +105,7 @@ def test_collection_answer_parses_back_to_the_state(name):
     before = datetime.now(UTC)
     facts = collect(host)
     assert changes(host.state, facts) == {}
-    assert facts.collection_problems == []
+    assert facts.unread == {} and facts.script_errors == []
     assert before <= facts.clock.host_utc <= datetime.now(UTC)
 
 
@@ -114,7 +114,7 @@ def test_collection_text_is_what_windows_powershell_prints():
     doc = json.loads(text)
     assert text == json.dumps(doc, separators=(",", ":"), ensure_ascii=False)  # -Compress
     script = wire.collection_script()
-    assert list(doc) == ["wire", *re.findall(r"\$facts\.(\w+) =", script)]  # [ordered] key order
+    assert list(doc) == ["wire", *dict.fromkeys(re.findall(r"\$facts\.(\w+) =", script))]  # [ordered] order
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", doc["clock_utc"])  # ToString('o')
     assert doc["os"]["build"] == "20348"  # [string]$os.BuildNumber
     assert doc["part_of_domain"] is True and doc["smb_multichannel"] is True
@@ -154,22 +154,25 @@ def test_without_hyperv_the_cmdlets_fail_into_problems(hyperv, message):
     doc = json.loads(answer(host))
     cmdlets = ["Get-VMHost", "Get-VMMigrationNetwork", "Get-VMHostSupportedVersion", "Get-VM", "Get-VMSwitch"]
     hyperv_problems = [f"{c}: {message.format(c)}" for c in cmdlets]
-    assert [p for p in doc["problems"] if not p.startswith("Get-Service")] == hyperv_problems
+    assert [p["reason"] for p in doc["problems"]] == hyperv_problems
     assert "vmhost" not in doc and "firewall_rule" not in doc
     assert doc["migration_networks"] == doc["supported_versions"] == doc["vms"] == doc["switches"] == []
     assert {f["name"]: f["installed"] for f in doc["features"]} == {
         "Hyper-V": host.state.hyperv.feature_installed,
         "Hyper-V-PowerShell": host.state.hyperv.powershell_module,
     }
-    with pytest.raises(wire.WireError, match="Hyper-V could not be read"):
-        wire.parse_host(json.dumps(doc), "lab-hv01", datetime.now(UTC))
+    # Not a connection error: the host is audited, with what Hyper-V would have told unread.
+    facts = wire.parse_host(json.dumps(doc), "lab-hv01", datetime.now(UTC))
+    assert facts.migration is None
+    assert facts.unread["migration"] == f"Get-VMHost: {message.format('Get-VMHost')}"
+    assert facts.unread.keys() == {"migration", "migration_networks", "supported_versions", "vms", "switches"}
 
 
-def test_a_missing_vmms_service_is_a_problem_and_an_empty_status():
+def test_a_missing_vmms_service_is_a_fact_not_a_problem():
     host = lab(lab_hv01=state("lab-hv01", hyperv={"feature_installed": False, "vmms_status": "NotFound"}))
-    doc = json.loads(answer(host["lab-hv01"]))
-    assert doc["vmms_status"] == ""
-    assert doc["problems"][0] == "Get-Service vmms: Cannot find any service with service name 'vmms'."
+    facts = collect(host["lab-hv01"])
+    assert facts.hyperv.vmms_status == "NotFound"
+    assert "hyperv" not in facts.unread
 
 
 def test_windows_server_2012_r2_lacks_supported_versions_and_device_guard():
@@ -177,11 +180,11 @@ def test_windows_server_2012_r2_lacks_supported_versions_and_device_guard():
         "lab-hv04", os={"caption": "Windows Server 2012 R2", "build": 9600}, credential_guard_running=None
     )
     facts = collect(lab(lab_hv04=old)["lab-hv04"])
-    assert facts.supported_versions == [] and facts.credential_guard_running is None
-    assert facts.collection_problems == [
-        "Get-VMHostSupportedVersion: " + NOT_RECOGNIZED.format("Get-VMHostSupportedVersion"),
-        "Win32_DeviceGuard: Invalid namespace ",
-    ]
+    assert facts.unread == {
+        "supported_versions": "Get-VMHostSupportedVersion: "
+        + NOT_RECOGNIZED.format("Get-VMHostSupportedVersion"),
+        "credential_guard_running": "Win32_DeviceGuard: Invalid namespace",
+    }
 
 
 def test_malformed_json_is_refused_by_the_parser():

@@ -15,7 +15,7 @@ RUNNER = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 
 # As `ConvertTo-Json -Compress` prints collect_host.ps1's document on Windows Server 2022.
 DOCUMENT = {
-    "wire": 1,
+    "wire": 2,
     "clock_utc": "2026-11-20T09:00:02.1234567Z",
     "computer_name": "HV01",
     "domain": "corp.example.com",
@@ -99,16 +99,6 @@ def test_windows_powershell_quirks():
         ('{"wire": 1, "computer', "not JSON"),
         ('{"hello": 1}', "not lmready's collection document"),
         (
-            json.dumps(
-                {
-                    **DOCUMENT,
-                    "vmhost": None,
-                    "problems": ["Get-VMHost: The term 'Get-VMHost' is not recognized"],
-                }
-            ),
-            "Hyper-V could not be read (Get-VMHost: The term 'Get-VMHost' is not recognized)",
-        ),
-        (
             json.dumps({**DOCUMENT, "os": {"caption": "x", "build": "twenty"}}),
             "does not fit the facts model (os.build",
         ),
@@ -117,6 +107,26 @@ def test_windows_powershell_quirks():
 def test_bad_answers_are_one_sentence(text, message):
     with pytest.raises(wire.WireError, match=message.replace("(", r"\(").replace(")", r"\)")):
         wire.parse_host(text, "hv01", RUNNER)
+
+
+def test_a_fact_that_could_not_be_read_is_unread_with_its_reason_never_empty():
+    problems = [
+        {"fact": "vms", "reason": "Get-VM: Access is denied."},
+        {"fact": "vmhost", "reason": "Get-VMHost: The term 'Get-VMHost' is not recognized"},
+        "Write-Error: something no fact claims",
+    ]
+    facts = wire.parse_host(
+        json.dumps({**DOCUMENT, "vmhost": None, "vms": [], "problems": problems}), "hv01", RUNNER
+    )
+    assert facts.unread == {
+        "vms": "Get-VM: Access is denied.",
+        "migration": "Get-VMHost: The term 'Get-VMHost' is not recognized",
+    }
+    assert facts.migration is None
+    assert facts.script_errors == ["Write-Error: something no fact claims"]
+    # A one-element list and a bare problem object are the same to PowerShell 5.1.
+    single = wire.parse_host(json.dumps({**DOCUMENT, "problems": problems[0]}), "hv01", RUNNER)
+    assert single.unread == {"vms": "Get-VM: Access is denied."}
 
 
 def test_probe_answers():

@@ -12,12 +12,44 @@ class FactsUnavailable(Exception):
     """Facts could not be had; the message is one sentence naming the host or domain."""
 
 
+# Properties of HostFacts and the fields they are computed from.
+_DERIVED = {"fqdn": ("computer_name", "domain", "part_of_domain")}
+
+
+class ReadFacts:
+    """A host's facts as checks see them: reading a fact the collection could not read raises
+    FactsUnavailable with the reason, so a check that needs it is an error, never a pass on a
+    default value. Checks cannot forget to ask: every attribute read goes through here."""
+
+    __slots__ = ("_facts", "_host")
+
+    def __init__(self, facts: HostFacts, host: str):
+        self._facts = facts
+        self._host = host
+
+    def __getattr__(self, name: str):
+        unread = self._facts.unread
+        if unread:
+            for field_name in _DERIVED.get(name, (name,)):
+                if field_name in unread:
+                    raise FactsUnavailable(
+                        f"{self._host}: {field_name} could not be read ({unread[field_name]}), and this "
+                        "check needs it; fix the cause on the host and run again."
+                    )
+        return getattr(self._facts, name)
+
+    @property
+    def raw(self) -> HostFacts:
+        """The model itself, for code that handles unread facts on its own (reports, remediation)."""
+        return self._facts
+
+
 @dataclass(frozen=True)
 class HostView:
     """What a host-scoped check sees."""
 
     name: str
-    facts: HostFacts
+    facts: HostFacts  # a ReadFacts when made by Estate.host_view
     policy: Policy
     # The host's domain in the directory: None when the inventory configures no directory for it.
     domain: DomainFacts | None = None
@@ -89,8 +121,9 @@ class Estate:
             raise FactsUnavailable(f"{name}: no facts were collected for this host.")
         if isinstance(facts, FactsUnavailable):
             raise facts
-        domain = self._domain(facts.domain) if with_directory else None
-        return HostView(name, facts, self.inventory.hosts[name].policy, domain)
+        guarded: HostFacts = ReadFacts(facts, name)  # type: ignore[assignment]
+        domain = self._domain(guarded.domain) if with_directory else None
+        return HostView(name, guarded, self.inventory.hosts[name].policy, domain)
 
     def pair_view(self, src: str, dst: str, with_directory: bool = False) -> PairView:
         a = self.host_view(src, with_directory)

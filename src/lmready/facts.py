@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -184,7 +184,9 @@ class HostFacts(Model):
     collected_at: datetime
     os: OperatingSystem
     hyperv: HyperV
-    migration: Migration
+    migration: Migration | None = Field(
+        default=None, description="null when Get-VMHost could not be read (see unread)"
+    )
     migration_networks: ListOf(MigrationNetwork) = Field(default_factory=list)
     supported_versions: ListOf(str) = Field(
         default_factory=list, description="Get-VMHostSupportedVersion .Version as strings"
@@ -203,9 +205,23 @@ class HostFacts(Model):
     credential_guard_running: bool | None = None
     probes: ListOf(PortProbe) = Field(default_factory=list)
     preflight: Preflight | None = None
-    collection_problems: ListOf(str) = Field(
-        default_factory=list, description="facts the collection script could not read, and why"
+    unread: dict[str, str] = Field(
+        default_factory=dict,
+        description="facts (field names of this model) that could not be read, each with the reason; "
+        "a check that needs one is an error, never a pass",
     )
+    script_errors: ListOf(str) = Field(
+        default_factory=list, description="errors the collection script wrote that no fact claims"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_snapshots(cls, data: Any) -> Any:
+        # Snapshots before unread facts existed listed problems without saying which fact.
+        if isinstance(data, dict) and "collection_problems" in data:
+            data = dict(data)
+            data["script_errors"] = data.pop("collection_problems")
+        return data
 
     @property
     def fqdn(self) -> str:

@@ -190,8 +190,7 @@ class LiveCollector:
                 output.text, host.name, runner, Preflight(resolved=True, winrm_port_open=outcome.port_open)
             )
             if output.errors:
-                problems = [*facts.collection_problems, *output.errors]
-                facts = facts.model_copy(update={"collection_problems": problems})
+                facts = facts.model_copy(update={"script_errors": [*facts.script_errors, *output.errors]})
         except RemoteError as exc:
             session.close()
             return FactsUnavailable(str(exc))
@@ -211,8 +210,11 @@ class LiveCollector:
             a, b = hosts.get(src), hosts.get(dst)
             if not isinstance(a, HostFacts) or not isinstance(b, HostFacts) or src not in sessions:
                 continue
+            if {"addresses", "migration", "migration_networks"} & b.unread.keys():
+                continue  # where to probe is unknown; the checks that need it say why
             ports = [MIGRATION_PORT]
-            if PerformanceOption.SMB in (a.migration.performance_option, b.migration.performance_option):
+            options = {end.migration.performance_option for end in (a, b) if end.migration is not None}
+            if PerformanceOption.SMB in options:
                 ports.append(SMB_PORT)
             for address in migration_addresses(b):
                 targets.setdefault(src, []).extend({"dst": dst, "address": address, "port": p} for p in ports)
@@ -230,8 +232,8 @@ class LiveCollector:
             facts = hosts[src]
             assert isinstance(facts, HostFacts)
             if not isinstance(result, list):  # a sentence: the probes could not be taken
-                problems = [*facts.collection_problems, f"port probes: {result}"]
-                hosts[src] = facts.model_copy(update={"collection_problems": problems})
+                unread = {**facts.unread, "probes": f"the port probe round failed: {result}"}
+                hosts[src] = facts.model_copy(update={"unread": unread})
             else:
                 hosts[src] = facts.model_copy(update={"probes": result})
 

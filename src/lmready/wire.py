@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from lmready.facts import HostFacts, PortProbe, Preflight
 
-WIRE_VERSION = 1
-COLLECT_MARKER = "# lmready:collect-host v1"
+WIRE_VERSION = 2
+COLLECT_MARKER = "# lmready:collect-host v2"
 PROBE_MARKER = "# lmready:probe-ports v1"
 
 # Enum numbers as Windows PowerShell 5.1 prints them when a value is not cast to [string].
@@ -48,6 +48,27 @@ SERVICE_STATES = {
 SWITCH_TYPES = {0: "Private", 1: "Internal", 2: "External"}
 # NetSecurity's Enabled enum: True = 1, False = 2.
 GPO_BOOLEAN = {1: True, 2: False}
+
+
+# What one read of the collection script ("fact" in its problems) feeds in HostFacts: when the
+# read fails, every field it feeds is unread.
+FACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "computer_system": ("domain", "part_of_domain"),
+    "operating_system": ("os", "free_memory_bytes"),
+    "features": ("hyperv",),
+    "vmms": ("hyperv",),
+    "vmhost": ("migration",),
+    "migration_networks": ("migration_networks",),
+    "supported_versions": ("supported_versions",),
+    "addresses": ("addresses",),
+    "firewall_rule": ("firewall_rule",),
+    "rdma": ("smb",),
+    "smb_client": ("smb",),
+    "vms": ("vms",),
+    "switches": ("switches",),
+    "cpu": ("cpu",),
+    "credential_guard": ("credential_guard_running",),
+}
 
 
 class WireError(Exception):
@@ -111,13 +132,10 @@ def parse_host(
     doc = loads(text)
     if not isinstance(doc, dict) or doc.get("wire") != WIRE_VERSION:
         raise WireError("the host's answer is not lmready's collection document (wrong script version?)")
-    problems = [str(p) for p in _list(doc.get("problems"))]
+    unread, script_errors = _unread(doc.get("problems"))
     vmhost = doc.get("vmhost")
-    if not isinstance(vmhost, dict):
-        why = next((p for p in problems if p.startswith("Get-VMHost")), "Get-VMHost returned nothing")
-        raise WireError(
-            f"Hyper-V could not be read ({why}); is the Hyper-V role with its PowerShell module installed?"
-        )
+    if not isinstance(vmhost, dict) and "migration" not in unread:
+        unread["migration"] = "Get-VMHost returned nothing"
     features = {
         str(f.get("name")): _bool(f.get("installed"))
         for f in _list(doc.get("features"))
@@ -141,7 +159,9 @@ def parse_host(
                     "powershell_module": features.get("Hyper-V-PowerShell", False),
                     "vmms_status": str(_enum(doc.get("vmms_status"), SERVICE_STATES) or "NotFound"),
                 },
-                "migration": {
+                "migration": None
+                if not isinstance(vmhost, dict)
+                else {
                     "enabled": _bool(vmhost.get("VirtualMachineMigrationEnabled")),
                     "authentication_type": vmhost.get("VirtualMachineMigrationAuthenticationType"),
                     "performance_option": vmhost.get("VirtualMachineMigrationPerformanceOption"),
@@ -189,13 +209,28 @@ def parse_host(
                 },
                 "credential_guard_running": doc.get("credential_guard_running"),
                 "preflight": preflight,
-                "collection_problems": problems,
+                "unread": unread,
+                "script_errors": script_errors,
             }
         )
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise WireError(f"the host's answer does not fit the facts model ({where}: {first['msg']})") from None
+
+
+def _unread(problems: Any) -> tuple[dict[str, str], list[str]]:
+    """The script's problems -> unread fields with their reasons, and errors no fact claims."""
+    unread: dict[str, str] = {}
+    loose: list[str] = []
+    for problem in _list(problems):
+        if isinstance(problem, dict) and str(problem.get("fact")) in FACT_FIELDS:
+            reason = str(problem.get("reason") or "no reason given").strip()
+            for field in FACT_FIELDS[str(problem["fact"])]:
+                unread.setdefault(field, reason)
+        else:
+            loose.append(str(problem))
+    return unread, loose
 
 
 def parse_probes(text: str | bytes) -> list[PortProbe]:

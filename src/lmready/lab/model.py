@@ -104,15 +104,22 @@ def round_trip(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
-def collection_document(state: HostFacts, now: datetime) -> dict[str, Any]:
-    """The [ordered] dictionary collect_host.ps1 builds, filled as Windows Server would fill it."""
-    problems: list[str] = []
+def collection_document(
+    state: HostFacts, now: datetime, denied: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The [ordered] dictionary collect_host.ps1 builds, filled as Windows Server would fill it.
 
-    def read(what: str, failure: str | None, value: Callable[[], Any]) -> Any:
+    ``denied`` maps a command (``Get-VM``, ``Get-NetFirewallRule``...) to the error it throws
+    here, as on a host where the operator lacks a right."""
+    problems: list[Hashtable] = []
+    denied = denied or {}
+
+    def read(fact: str, what: str, failure: str | None, value: Callable[[], Any]) -> Any:
         """Read-Fact: a failing block adds a problem and yields $null."""
+        failure = denied.get(what.split()[0], failure)
         if failure is None:
             return value()
-        problems.append(f"{what}: {failure}")
+        problems.append(Hashtable(fact=fact, reason=f"{what}: {failure}"))
         return None
 
     def hyperv(cmdlet: str) -> str | None:
@@ -129,14 +136,15 @@ def collection_document(state: HostFacts, now: datetime) -> dict[str, Any]:
         Hashtable(name="Hyper-V", installed=state.hyperv.feature_installed),
         Hashtable(name="Hyper-V-PowerShell", installed=state.hyperv.powershell_module),
     ]
-    doc["vmms_status"] = (
-        read("Get-Service vmms", _vmms_missing(state), lambda: state.hyperv.vmms_status) or ""
-    )
-    vmhost = read("Get-VMHost", hyperv("Get-VMHost"), lambda: vmhost_object(state))
+    # A missing vmms service is ObjectNotFound, which the script reports as NotFound.
+    vmms = "NotFound" if _vmms_missing(state) else state.hyperv.vmms_status
+    doc["vmms_status"] = read("vmms", "Get-Service vmms", None, lambda: vmms) or ""
+    vmhost = read("vmhost", "Get-VMHost", hyperv("Get-VMHost"), lambda: vmhost_object(state))
     if vmhost:
         doc["vmhost"] = Hashtable(vmhost)
     doc["migration_networks"] = (
         read(
+            "migration_networks",
             "Get-VMMigrationNetwork",
             hyperv("Get-VMMigrationNetwork"),
             lambda: [Hashtable(subnet=n.subnet, priority=n.priority) for n in state.migration_networks],
@@ -145,6 +153,7 @@ def collection_document(state: HostFacts, now: datetime) -> dict[str, Any]:
     )
     doc["supported_versions"] = (
         read(
+            "supported_versions",
             "Get-VMHostSupportedVersion",
             hyperv("Get-VMHostSupportedVersion"),
             lambda: list(state.supported_versions),
@@ -152,14 +161,16 @@ def collection_document(state: HostFacts, now: datetime) -> dict[str, Any]:
         or []
     )
     doc["addresses"] = [Hashtable(address=a.address, prefix_length=a.prefix_length) for a in state.addresses]
-    if state.firewall_rule is not None:
-        # [string] of NetSecurity's Enabled enum gives its name: "True" or "False".
-        rule = state.firewall_rule
+    # [string] of NetSecurity's Enabled enum gives its name: "True" or "False". A rule that
+    # does not exist is ObjectNotFound, which the script leaves out without a problem.
+    rule = read("firewall_rule", "Get-NetFirewallRule", None, lambda: state.firewall_rule)
+    if rule is not None:
         doc["firewall_rule"] = Hashtable(name=rule.name, enabled=str(rule.enabled))
     doc["rdma_enabled"] = state.smb.rdma_enabled
     doc["smb_multichannel"] = state.smb.multichannel_enabled
     doc["vms"] = (
         read(
+            "vms",
             "Get-VM",
             hyperv("Get-VM"),
             lambda: [
@@ -178,6 +189,7 @@ def collection_document(state: HostFacts, now: datetime) -> dict[str, Any]:
     )
     doc["switches"] = (
         read(
+            "switches",
             "Get-VMSwitch",
             hyperv("Get-VMSwitch"),
             lambda: [Hashtable(name=s.name, switch_type=s.switch_type) for s in state.switches],
@@ -188,7 +200,7 @@ def collection_document(state: HostFacts, now: datetime) -> dict[str, Any]:
     doc["session"] = Hashtable(user=state.session.user, group_sids=list(state.session.group_sids))
     # Before Windows Server 2016 the DeviceGuard WMI namespace does not exist.
     no_guard = "Invalid namespace " if state.credential_guard_running is None else None
-    guard = read("Win32_DeviceGuard", no_guard, lambda: state.credential_guard_running)
+    guard = read("credential_guard", "Win32_DeviceGuard", no_guard, lambda: state.credential_guard_running)
     if guard is not None:
         doc["credential_guard_running"] = guard
     doc["problems"] = problems
@@ -671,6 +683,9 @@ class HyperVHost:
         self._state = facts
         self.network = network
         self.malformed_json = malformed_json
+        # Commands that fail here with the given message (an operator without some right):
+        # "Get-VM", "Get-NetFirewallRule", ... in the collection, "probe" for the port probe round.
+        self.denied: dict[str, str] = {}
 
     @property
     def state(self) -> HostFacts:
@@ -685,11 +700,13 @@ class HyperVHost:
     def run_script(self, script: str) -> ScriptResult:
         first = script.lstrip("\ufeff").split("\n", 1)[0].strip()
         if first == wire.COLLECT_MARKER:
-            text = convert_to_json(collection_document(self.state, datetime.now(UTC)))
+            text = convert_to_json(collection_document(self.state, datetime.now(UTC), self.denied))
             if self.malformed_json:
                 text = text[: len(text) // 2]  # cut short, as by a host that died mid-answer
             return ScriptResult([text])
         if first == wire.PROBE_MARKER:
+            if "probe" in self.denied:
+                return ScriptResult([], terminating=self.denied["probe"])
             # Not under our lock: the network reads the other hosts' states.
             return probe_answer(script, self.network)
         return self._interpret(script)

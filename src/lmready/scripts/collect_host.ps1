@@ -1,36 +1,45 @@
-# lmready:collect-host v1
+# lmready:collect-host v2
 # lmready's one round trip per host: everything REQUIREMENTS.md sections 1-3 need from this
 # host, printed as one JSON document. Written for Windows PowerShell 5.1: enums are cast with
 # [string], ConvertTo-Json gets an explicit -Depth, lists are built with @() inside a hashtable
-# (so one element stays a list), and each fact is read on its own so that one missing cmdlet
-# is reported in "problems" instead of losing the whole document.
+# (so one element stays a list), and each fact is read on its own so that one missing cmdlet or
+# one access denied is reported in "problems" (which fact, and why) instead of losing the whole
+# document: lmready treats that fact as unread, never as empty.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $problems = New-Object System.Collections.ArrayList
 
-function Read-Fact([string]$What, [scriptblock]$Block) {
-    try { & $Block } catch { [void]$problems.Add("${What}: $($_.Exception.Message)") }
+function Add-Problem([string]$Fact, [string]$What, $ErrorRecord) {
+    [void]$problems.Add(@{ fact = $Fact; reason = "${What}: $($ErrorRecord.Exception.Message)" })
 }
 
-$facts = [ordered]@{ wire = 1 }
+function Read-Fact([string]$Fact, [string]$What, [scriptblock]$Block) {
+    try { & $Block } catch { Add-Problem $Fact $What $_ }
+}
+
+$facts = [ordered]@{ wire = 2 }
 $facts.clock_utc = [DateTime]::UtcNow.ToString('o')
 
-$cs = Read-Fact 'Win32_ComputerSystem' { Get-CimInstance -ClassName Win32_ComputerSystem }
-$os = Read-Fact 'Win32_OperatingSystem' { Get-CimInstance -ClassName Win32_OperatingSystem }
+$cs = Read-Fact 'computer_system' 'Win32_ComputerSystem' { Get-CimInstance -ClassName Win32_ComputerSystem }
+$os = Read-Fact 'operating_system' 'Win32_OperatingSystem' { Get-CimInstance -ClassName Win32_OperatingSystem }
 $facts.computer_name = [string]$env:COMPUTERNAME
 $facts.domain = [string]$cs.Domain
 $facts.part_of_domain = [bool]$cs.PartOfDomain
 $facts.os = @{ caption = [string]$os.Caption; build = [string]$os.BuildNumber }
 $facts.free_memory_bytes = [int64]$os.FreePhysicalMemory * 1024
 
-$facts.features = @(Read-Fact 'Get-WindowsFeature' {
+$facts.features = @(Read-Fact 'features' 'Get-WindowsFeature' {
     Get-WindowsFeature -Name 'Hyper-V', 'Hyper-V-PowerShell' | ForEach-Object {
         @{ name = [string]$_.Name; installed = [bool]$_.Installed }
     }
 })
-$facts.vmms_status = [string](Read-Fact 'Get-Service vmms' { (Get-Service -Name vmms).Status })
+# A service that does not exist is a fact (NotFound); any other error leaves it unread.
+try { $facts.vmms_status = [string](Get-Service -Name vmms).Status } catch {
+    if ([string]$_.CategoryInfo.Category -eq 'ObjectNotFound') { $facts.vmms_status = 'NotFound' }
+    else { Add-Problem 'vmms' 'Get-Service vmms' $_ }
+}
 
-$vmhost = Read-Fact 'Get-VMHost' { Get-VMHost }
+$vmhost = Read-Fact 'vmhost' 'Get-VMHost' { Get-VMHost }
 if ($vmhost) {
     $facts.vmhost = @{
         VirtualMachineMigrationEnabled = [bool]$vmhost.VirtualMachineMigrationEnabled
@@ -40,26 +49,31 @@ if ($vmhost) {
         MaximumVirtualMachineMigrations = [int]$vmhost.MaximumVirtualMachineMigrations
     }
 }
-$facts.migration_networks = @(Read-Fact 'Get-VMMigrationNetwork' {
+$facts.migration_networks = @(Read-Fact 'migration_networks' 'Get-VMMigrationNetwork' {
     Get-VMMigrationNetwork | ForEach-Object { @{ subnet = [string]$_.Subnet; priority = [int]$_.Priority } }
 })
-$facts.supported_versions = @(Read-Fact 'Get-VMHostSupportedVersion' {
+$facts.supported_versions = @(Read-Fact 'supported_versions' 'Get-VMHostSupportedVersion' {
     Get-VMHostSupportedVersion | ForEach-Object { [string]$_.Version }
 })
-$facts.addresses = @(Read-Fact 'Get-NetIPAddress' {
+$facts.addresses = @(Read-Fact 'addresses' 'Get-NetIPAddress' {
     Get-NetIPAddress | Where-Object { [string]$_.AddressState -eq 'Preferred' } | ForEach-Object {
         @{ address = [string]$_.IPAddress; prefix_length = [int]$_.PrefixLength }
     }
 })
-$rule = Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope' -ErrorAction SilentlyContinue
-if ($rule) { $facts.firewall_rule = @{ name = [string]$rule.Name; enabled = [string]$rule.Enabled } }
-$facts.rdma_enabled = @(Read-Fact 'Get-NetAdapterRdma' {
+# A rule that does not exist is a fact (null); any other error (access denied) leaves it unread.
+try {
+    $rule = Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
+    $facts.firewall_rule = @{ name = [string]$rule.Name; enabled = [string]$rule.Enabled }
+} catch {
+    if ([string]$_.CategoryInfo.Category -ne 'ObjectNotFound') { Add-Problem 'firewall_rule' 'Get-NetFirewallRule' $_ }
+}
+$facts.rdma_enabled = @(Read-Fact 'rdma' 'Get-NetAdapterRdma' {
     Get-NetAdapterRdma | Where-Object { $_.Enabled } | ForEach-Object { [string]$_.Name }
 }).Count -gt 0
-$facts.smb_multichannel = [bool](Read-Fact 'Get-SmbClientConfiguration' {
+$facts.smb_multichannel = [bool](Read-Fact 'smb_client' 'Get-SmbClientConfiguration' {
     (Get-SmbClientConfiguration).EnableMultiChannel
 })
-$facts.vms = @(Read-Fact 'Get-VM' {
+$facts.vms = @(Read-Fact 'vms' 'Get-VM' {
     Get-VM | ForEach-Object {
         $vm = $_
         $running = [string]$vm.State -eq 'Running'
@@ -73,17 +87,17 @@ $facts.vms = @(Read-Fact 'Get-VM' {
         }
     }
 })
-$facts.switches = @(Read-Fact 'Get-VMSwitch' {
+$facts.switches = @(Read-Fact 'switches' 'Get-VMSwitch' {
     Get-VMSwitch | ForEach-Object { @{ name = [string]$_.Name; switch_type = [string]$_.SwitchType } }
 })
-$cpu = @(Read-Fact 'Win32_Processor' { Get-CimInstance -ClassName Win32_Processor })[0]
+$cpu = @(Read-Fact 'cpu' 'Win32_Processor' { Get-CimInstance -ClassName Win32_Processor })[0]
 $facts.cpu = @{ vendor = [string]$cpu.Manufacturer; model = [string]$cpu.Name }
 $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
 $facts.session = @{
     user = [string]$identity.Name
     group_sids = @($identity.Groups | ForEach-Object { [string]$_.Value })
 }
-$guard = Read-Fact 'Win32_DeviceGuard' {
+$guard = Read-Fact 'credential_guard' 'Win32_DeviceGuard' {
     Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard
 }
 if ($guard) { $facts.credential_guard_running = @($guard.SecurityServicesRunning) -contains 1 }
