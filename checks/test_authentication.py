@@ -1,7 +1,7 @@
 """REQUIREMENTS.md section 2, authentication: Kerberos with constrained delegation, or CredSSP
 (A1-A5)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, fail, require
+from lmready.catalogue import Severity, applies_only_if, check, fail, require, warn
 from lmready.estate import HostView, PairView
 from lmready.facts import (
     UAC_TRUSTED_FOR_DELEGATION,
@@ -93,7 +93,7 @@ def test_cross_domain_kerberos(pair: PairView):
     _kerberos_pair(pair)
     s, d = pair.src.facts.domain, pair.dst.facts.domain
     applies_only_if(s.lower() != d.lower(), "hosts in different domains", f"both in {s}")
-    fail(
+    warn(
         observed=f"Kerberos between {s} and {d}",
         expected="classic constrained delegation only reaches services in the account's own domain",
         fix="use resource-based constrained delegation (msDS-AllowedToActOnBehalfOfOtherIdentity "
@@ -119,7 +119,7 @@ def test_credssp_limits(host: HostView):
             "configure constrained delegation",
             severity=Severity.HIGH,
         )
-    fail(
+    warn(
         observed="CredSSP",
         expected="migrations started from a session on the source host (remote starts fail with 0x8009030E)",
         fix="start migrations on the source host itself, or switch to Kerberos with constrained delegation",

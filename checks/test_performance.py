@@ -1,6 +1,6 @@
 """REQUIREMENTS.md section 2, performance: TCP/IP, compression or SMB (P1-P2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, fail, require
+from lmready.catalogue import Severity, applies_only_if, check, fail, require, warn
 from lmready.estate import PairView
 from lmready.facts import PerformanceOption
 
@@ -56,10 +56,13 @@ def test_smb_transport(pair: PairView):
             if end.policy.require_rdma:
                 severity = max(severity, Severity.MEDIUM)
     if problems:
-        fail(
-            observed="; ".join(problems),
-            expected="TCP 445 open to the destination, SMB Multichannel on, RDMA on both for SMB Direct",
-            fix="open TCP 445 on the migration network, Set-SmbClientConfiguration "
-            "-EnableMultiChannel $true, Enable-NetAdapterRdma on the migration adapters",
-            severity=severity,
+        observed = "; ".join(problems)
+        expected = "TCP 445 open to the destination, SMB Multichannel on, RDMA on both for SMB Direct"
+        fix = (
+            "open TCP 445 on the migration network, Set-SmbClientConfiguration -EnableMultiChannel "
+            "$true, Enable-NetAdapterRdma on the migration adapters"
         )
+        # 445 closed, or RDMA the policy demands, is a failure; the rest is advice (REQUIREMENTS P2).
+        if severity > Severity.LOW:
+            fail(observed, expected, fix, severity)
+        warn(observed, expected, fix)

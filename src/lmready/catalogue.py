@@ -136,6 +136,15 @@ class CheckFailure(AssertionError):
         super().__init__(f"observed {self.observed}; expected {self.expected}; fix: {fix}")
 
 
+class CheckWarning(CheckFailure):
+    """An advisory verdict (REQUIREMENTS.md 3b): shown everywhere, never blocks a pair. Only the
+    rows that 3b lists give one; every other unmet requirement is a failure, whatever its severity."""
+
+
+def warn(observed: Any, expected: Any, fix: str) -> None:
+    raise CheckWarning(observed, expected, fix)
+
+
 def fail(observed: Any, expected: Any, fix: str, severity: Severity | None = None) -> None:
     raise CheckFailure(observed, expected, fix, severity)
 

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from lmready.catalogue import CheckFailure, CheckMeta, Severity
+from lmready.catalogue import CheckFailure, CheckMeta, CheckWarning, Severity
 from lmready.inventory import Waiver
 
 OUTCOMES = ("passed", "fixed", "failed", "warning", "waived", "skipped", "error")
@@ -93,7 +93,7 @@ def judge_failure(
         finding.message = (
             f"{message} [the waiver at {waiver.where} expired on {waiver.expires}; it no longer applies]"
         )
-    if severity < gate:
+    if severity < gate or isinstance(failure, CheckWarning):
         finding.outcome = "warning"
     return finding
 
