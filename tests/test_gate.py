@@ -35,21 +35,25 @@ def credssp_estate(tmp_path, hv02: dict | None = None, **inventory):
 def test_clean_estate_passes_the_gate(tmp_path):
     run = run_audit(tmp_path, credssp_estate(tmp_path))
     assert run.returncode == 0, run.stdout[-2000:]
-    assert run.findings["ready"] is True
+    assert run.findings["ready"] is True and run.findings["verdict"] == "READY"
     assert {p["state"] for p in run.findings["pairs"]} == {"ready"}
     # CredSSP itself is a low-severity warning (A4), visible but not failing the gate
     assert run.result("LMR-024", "hv01")["outcome"] == "warning"
     assert "lmready: READY" in run.stdout
 
 
-def test_medium_failure_is_a_warning_below_the_default_gate(tmp_path):
+def test_medium_failure_stays_a_failure_that_does_not_block_below_the_default_gate(tmp_path):
     inv = credssp_estate(tmp_path, {"migration": {"maximum_migrations": 4}})
     run = run_audit(tmp_path / "default", inv)
     assert run.returncode == 0
-    assert run.result("LMR-046", "hv02")["outcome"] == "warning"
+    below = run.result("LMR-046", "hv02")
+    assert below["outcome"] == "failed" and below["blocking"] is False
+    assert "failures below the gate (not blocking):" in run.stdout
+    assert "LMR-046 (N6) Simultaneous live migrations set to the policy value: hv02:" in run.stdout
     strict = run_audit(tmp_path / "strict", inv, "--gate-severity", "medium")
     assert strict.returncode == 1
     assert strict.result("LMR-046", "hv02")["outcome"] == "failed"
+    assert strict.result("LMR-046", "hv02")["blocking"] is True
     assert {(p["src"], p["dst"]): p["state"] for p in strict.findings["pairs"]} == {
         ("hv01", "hv02"): "not ready",
         ("hv02", "hv01"): "not ready",
@@ -79,25 +83,27 @@ def test_waiver_unexpired_and_expired(tmp_path):
     valid = run_audit(tmp_path / "valid", credssp_estate(tmp_path / "valid", broken, **waiver(tomorrow)))
     assert valid.returncode == 0, valid.stdout[-2000:]
     rec = valid.result("LMR-041", "hv02")
-    assert rec["outcome"] == "waived" and rec["waiver"]["justification"].endswith("CHG-7")
-    assert "WAIVED" in valid.stdout or "waived" in valid.stdout
+    assert rec["outcome"] == "failed" and rec["blocking"] is False
+    assert rec["waiver"]["justification"].endswith("CHG-7")
+    assert "waived failures:" in valid.stdout and "CHG-7" in valid.stdout
 
     expired = run_audit(tmp_path / "old", credssp_estate(tmp_path / "old", broken, **waiver(yesterday)))
     assert expired.returncode == 1
     rec = expired.result("LMR-041", "hv02")
-    assert rec["outcome"] == "failed" and f"expired on {yesterday}" in rec["message"]
+    assert rec["outcome"] == "failed" and rec["blocking"] and f"expired on {yesterday}" in rec["message"]
 
 
 def test_missing_facts_are_errors_that_spare_other_hosts(tmp_path):
     inv = credssp_estate(tmp_path)
     (tmp_path / "facts" / "hosts" / "hv02.json").write_text("{not json")
     run = run_audit(tmp_path, inv)
-    assert run.returncode == 1
+    assert run.returncode == 6  # INCOMPLETE: no verdict on what could not be read
+    assert "lmready: INCOMPLETE" in run.stdout
     err = run.result("LMR-041", "hv02")
     assert err["outcome"] == "error" and "hv02: saved facts at" in err["message"]
     assert "not valid JSON" in err["message"]
     assert run.result("LMR-041", "hv01")["outcome"] == "passed"
-    assert run.findings["pairs"][0]["state"] == "unknown"
+    assert run.findings["pairs"][0]["state"] == "incomplete"
     assert "Traceback" not in run.stdout
 
 

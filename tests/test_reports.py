@@ -23,10 +23,12 @@ def test_exit_code_says_not_ready(example):
 def test_findings_json(example):
     doc = example.findings
     assert doc["ready"] is False and doc["exit_code"] == 1 and doc["gate_severity"] == "high"
+    assert doc["verdict"] == "NOT READY"
     outcomes = {r["outcome"] for r in doc["results"]}
-    assert outcomes >= {"passed", "failed", "warning", "waived", "skipped"}
+    assert outcomes >= {"passed", "failed", "skipped"}
     for record in doc["results"]:
-        assert set(record) >= {"check_id", "ref", "target", "outcome", "severity", "message"}
+        assert set(record) >= {"check_id", "ref", "target", "outcome", "blocking", "severity", "message"}
+        assert record["blocking"] is (record["outcome"] == "failed" and record["blocking"])
     # one result per check per target: 23 checks, 5 hosts, 14 ordered pairs
     host_checks, pair_checks = 10, 13
     assert len(doc["results"]) == host_checks * 5 + pair_checks * 14
@@ -38,10 +40,14 @@ def test_findings_json(example):
     assert closed["fix_name"] == "enable-migration-firewall-rule"
 
     waived = example.result("LMR-045", "hv03->hv02")
-    assert waived["outcome"] == "waived" and "CHG-20931" in waived["waiver"]["justification"]
+    # A waived failure stays a failure, marked waived, and does not block (REQUIREMENTS 3b).
+    assert waived["outcome"] == "failed" and not waived["blocking"]
+    assert "CHG-20931" in waived["waiver"]["justification"]
     expired = example.result("LMR-053", "hv01->hv04")
     assert expired["outcome"] == "failed" and "expired on 2026-01-31" in expired["message"]
-    assert example.result("LMR-043", "hv03")["outcome"] == "warning"
+    # A public migration subnet (N3, medium) under the high gate: a failure that does not block.
+    public = example.result("LMR-043", "hv03")
+    assert public["outcome"] == "failed" and public["blocking"] is False
     assert example.result("LMR-055", "hv01")["outcome"] == "skipped"
     assert example.result("LMR-022", "hv01->hv03")["observed"] == "missing hv01: cifs/hv03.corp.example.com"
 
@@ -59,7 +65,7 @@ def test_html_columns_matrix_and_details(example):
     # matrix cells: one not-ready link to its failures, one ready cell, no cell for unpaired hosts
     assert '<a href="#lm-pair-hv01--hv02">not ready</a>' in page
     assert 'id="lm-pair-hv01--hv02"' in page
-    assert "LMR-045 (N5) failed: hv01-&gt;hv02" in page
+    assert "LMR-045 (N5) Destination accepts TCP 6600 from the source: hv01-&gt;hv02" in page
     row = page.split("<tr><th>hv02</th>")[1].split("</tr>")[0]
     assert row.startswith('<td class="lm-ready">ready</td>')  # hv02 -> hv01
     assert "<th>hv05</th>" in page
@@ -82,10 +88,24 @@ def test_junit_properties(example):
     cases = {c.get("name"): c for c in example.junit.iter("testcase")}
     case = cases["test_migration_port[hv01->hv02]"]
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
-    assert props == {"check_id": "LMR-045", "ref": "N5", "target": "hv01->hv02", "severity": "high"}
+    assert props == {
+        "check_id": "LMR-045",
+        "ref": "N5",
+        "target": "hv01->hv02",
+        "severity": "high",
+        "outcome": "failed",
+        "blocking": "true",
+    }
     assert case.find("failure") is not None
-    warned = cases["test_migration_subnets_private[hv03]"]
-    assert warned.find("failure") is None and warned.find("skipped") is not None
+    # Below the gate: visible as a failure that does not block, never a <failure> nor a plain skip.
+    below = cases["test_migration_subnets_private[hv03]"]
+    assert below.find("failure") is None
+    assert below.find("skipped").get("type") == "lmready.failed-below-the-gate"
+    assert below.find("skipped").get("message").startswith("failed below the gate: hv03:")
+    # Not applicable: a passed testcase that says so; <skipped> only holds what needs a look.
+    na = cases["test_preflight[hv01]"]
+    assert na.find("skipped") is None
+    assert {p.get("name"): p.get("value") for p in na.iter("property")}["outcome"] == "not applicable"
 
 
 def test_password_appears_nowhere(example):

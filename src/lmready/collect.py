@@ -31,7 +31,7 @@ class SavedFacts:
 
     def collect(self, inventory: Inventory) -> Estate:
         hosts = {
-            name: _read(self.directory / "hosts" / f"{name}.json", HostFacts, f"host {name}", name)
+            name: _offline(_read(self.directory / "hosts" / f"{name}.json", HostFacts, f"host {name}", name))
             for name in inventory.hosts
         }
         domains = {
@@ -41,6 +41,14 @@ class SavedFacts:
             for d in inventory.domains
         }
         return Estate(inventory, hosts, domains)
+
+
+def _offline(facts: HostFacts | FactsUnavailable) -> HostFacts | FactsUnavailable:
+    """What the runner saw of a host when the snapshot was taken says nothing of the host now:
+    X5 does not apply to an offline audit (REQUIREMENTS 3b), rather than pass on a stale probe."""
+    if isinstance(facts, HostFacts) and facts.preflight is not None:
+        return facts.model_copy(update={"preflight": None})
+    return facts
 
 
 def _read(path: Path, model: type[BaseModel], what: str, name: str):

@@ -9,7 +9,12 @@ from lmready.inventory import Inventory, Policy
 
 
 class FactsUnavailable(Exception):
-    """Facts could not be had; the message is one sentence naming the host or domain."""
+    """Facts could not be had; the message is one sentence naming the host or domain. ``cause``
+    is the reason shared by every check it stops (reports say it once), when there is one."""
+
+    def __init__(self, message: str, cause: str = ""):
+        super().__init__(message)
+        self.cause = cause or message
 
 
 # Properties of HostFacts and the fields they are computed from.
@@ -32,10 +37,9 @@ class ReadFacts:
         if unread:
             for field_name in _DERIVED.get(name, (name,)):
                 if field_name in unread:
-                    raise FactsUnavailable(
-                        f"{self._host}: {field_name} could not be read ({unread[field_name]}), and this "
-                        "check needs it; fix the cause on the host and run again."
-                    )
+                    reason = unread[field_name]
+                    cause = reason if reason.startswith(f"{self._host}:") else f"{self._host}: {reason}"
+                    raise FactsUnavailable(f"{cause} [this check needs {field_name}]", cause)
         return getattr(self._facts, name)
 
     @property

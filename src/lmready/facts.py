@@ -214,6 +214,30 @@ class HostFacts(Model):
         default_factory=list, description="errors the collection script wrote that no fact claims"
     )
 
+    @classmethod
+    def not_collected(
+        cls, name: str, reason: str, collected_at: datetime, preflight: Preflight | None = None
+    ) -> HostFacts:
+        """A host whose facts could not be collected at all: everything but what the runner saw
+        itself (the preflight, X5) is unread with the one reason."""
+        placeholder = cls(
+            name=name,
+            computer_name="",
+            domain="",
+            part_of_domain=False,
+            collected_at=collected_at,
+            os=OperatingSystem(caption="", build=0),
+            hyperv=HyperV(feature_installed=False, powershell_module=False, vmms_status=""),
+            smb=Smb(rdma_enabled=False, multichannel_enabled=False),
+            cpu=Cpu(vendor=""),
+            free_memory_bytes=0,
+            clock=Clock(host_utc=collected_at, runner_utc=collected_at),
+            session=Session(user=""),
+            preflight=preflight,
+        )
+        unread = dict.fromkeys(cls.model_fields.keys() - NEVER_UNREAD, reason)
+        return placeholder.model_copy(update={"unread": unread})
+
     @model_validator(mode="before")
     @classmethod
     def _earlier_snapshots(cls, data: Any) -> Any:
@@ -228,6 +252,10 @@ class HostFacts(Model):
         if self.part_of_domain and self.domain:
             return f"{self.computer_name}.{self.domain}".lower()
         return self.computer_name.lower()
+
+
+# What a host's facts always have, collected or not: who it is and what the runner saw.
+NEVER_UNREAD = {"schema_version", "kind", "name", "collected_at", "preflight", "unread", "script_errors"}
 
 
 class ComputerAccount(Model):

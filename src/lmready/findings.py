@@ -1,14 +1,16 @@
 """Findings: one per check and target, judged against the gate and the waivers.
 
-Outcomes: passed, failed (at or above the gate severity), warning (below it), waived (a valid
-waiver covers the failure), skipped (the check does not apply) and error (facts missing).
+Outcomes (REQUIREMENTS.md 3b): passed, fixed (by remediation, verified), failed, warning (an
+advisory verdict that only some checks give), skipped (the check does not apply) and error (it
+could not run: facts missing or unread). A failure ``blocks`` when its severity is at or above
+the gate and no valid waiver covers it; below the gate or waived it stays a failure that does
+not block.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 from lmready.catalogue import CheckFailure, CheckMeta, CheckWarning, Severity
 from lmready.inventory import Waiver
 
-OUTCOMES = ("passed", "fixed", "failed", "warning", "waived", "skipped", "error")
+OUTCOMES = ("passed", "fixed", "failed", "warning", "skipped", "error")
 
 
 @dataclass(slots=True)
@@ -31,6 +33,8 @@ class Finding:
     expected: str = ""
     fix: str = ""
     waiver: Waiver | None = None
+    blocking: bool = False  # a failure at or above the gate, not waived: the pair is not ready
+    cause: str = ""  # for errors: the sentence that says why, shared by every check it stopped
     nodeid: str = ""
     duration: float = 0.0
     remediation: str = ""  # with --remediate: fixed, fix planned, fix failed, not fixable
@@ -46,6 +50,7 @@ class Finding:
             "title": self.check.title,
             "target": self.target,
             "outcome": self.outcome,
+            "blocking": self.blocking,
             "severity": str(self.severity),
             "message": self.message,
         }
@@ -83,9 +88,11 @@ def judge_failure(
     finding = Finding(
         check, target, "failed", severity, message, failure.observed, failure.expected, failure.fix
     )
+    if isinstance(failure, CheckWarning):
+        finding.outcome = "warning"  # advisory: never blocks, and nothing to waive
+        return finding
     waiver = matching_waiver(waivers, check.id, target, today)
     if waiver is not None and not waiver.is_expired(today):
-        finding.outcome = "waived"
         finding.waiver = waiver
         finding.message = f"{message} [waived: {waiver.justification}]"
         return finding
@@ -93,49 +100,36 @@ def judge_failure(
         finding.message = (
             f"{message} [the waiver at {waiver.where} expired on {waiver.expires}; it no longer applies]"
         )
-    if severity < gate or isinstance(failure, CheckWarning):
-        finding.outcome = "warning"
+    finding.blocking = severity >= gate
     return finding
 
 
-PAIR_STATES = ("ready", "not ready", "unknown")
+# How results are counted for people: failures split by whether they block.
+COUNT_LABELS = (
+    "passed",
+    "fixed",
+    "failed",
+    "failed below the gate",
+    "waived",
+    "warning",
+    "not applicable",
+    "error",
+)
 
 
-@dataclass
-class PairReadiness:
-    src: str
-    dst: str
-    state: str
-    blocking: list[Finding]
-
-
-def pair_readiness(pairs: tuple[tuple[str, str], ...], findings: list[Finding]) -> list[PairReadiness]:
-    """A pair is ready when neither its own checks nor either host's checks failed the gate.
-
-    It is unknown when nothing failed but some check could not run (error)."""
-    by_target: dict[str, list[Finding]] = {}
-    judged: set[str] = set()
-    for f in findings:
-        judged.add(f.target)
-        if f.outcome in ("failed", "error"):
-            by_target.setdefault(f.target, []).append(f)
-    out = []
-    for src, dst in pairs:
-        target = f"{src}->{dst}"
-        bad = by_target.get(src, []) + by_target.get(dst, []) + by_target.get(target, [])
-        if any(f.outcome == "failed" for f in bad):
-            state = "not ready"
-        elif bad or target not in judged:
-            state = "unknown"  # a check could not run, or no pair check ran at all
-        else:
-            state = "ready"
-        out.append(PairReadiness(src, dst, state, bad))
-    return out
+def count_label(f: Finding) -> str:
+    if f.outcome == "failed":
+        if f.waiver is not None:
+            return "waived"
+        return "failed" if f.blocking else "failed below the gate"
+    return "not applicable" if f.outcome == "skipped" else f.outcome
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
-    c = Counter(f.outcome for f in findings)
-    return {o: c.get(o, 0) for o in OUTCOMES}
+    c = dict.fromkeys(COUNT_LABELS, 0)
+    for f in findings:
+        c[count_label(f)] += 1
+    return c
 
 
 def write_findings_json(path: Path, header: dict[str, Any], findings: list[Finding]) -> None:

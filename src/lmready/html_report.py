@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from lmready.findings import Finding, PairReadiness
+from lmready.findings import Finding, count_label
+from lmready.verdict import Cause, PairReadiness, RunVerdict, Verdict
 
 # Above this many results, passed and not-applicable results leave pytest-html's table for a
 # compact list per check: the table renders every row at once in the browser, about 2 ms a
@@ -20,12 +21,13 @@ STYLE = """
 <style>
 #lmready h2 { margin-top: 0.3em; }
 .lm-verdict-ready { color: #1a7f37; } .lm-verdict-notready { color: #cf222e; }
+.lm-verdict-incomplete { color: #9a6700; }
 table.lm-matrix { border-collapse: collapse; font-size: 12px; margin: 0.5em 0; }
 table.lm-matrix th, table.lm-matrix td { border: 1px solid #ccc; padding: 2px 5px; text-align: center; }
 table.lm-matrix th.lm-corner { font-weight: normal; color: #555; }
 td.lm-ready { background: #dafbe1; } td.lm-not-ready { background: #ffd8d3; }
-td.lm-unknown { background: #fff1c2; } td.lm-none { color: #aaa; }
-td.lm-not-ready a, td.lm-unknown a { color: inherit; font-weight: bold; }
+td.lm-incomplete { background: #fff1c2; } td.lm-none { color: #aaa; }
+td.lm-not-ready a, td.lm-incomplete a { color: inherit; font-weight: bold; }
 #lmready details { margin: 0.2em 0; } #lmready details p { margin: 0.2em 1em; font-size: 12px; }
 .lm-pair { margin: 0.3em 0 0.6em 0; } .lm-pair ul { margin: 0.2em 0; }
 </style>
@@ -36,35 +38,63 @@ def anchor(src: str, dst: str) -> str:
     return f"lm-pair-{src}--{dst}"
 
 
+VERDICT_CSS = {
+    Verdict.READY: "lm-verdict-ready",
+    Verdict.NOT_READY: "lm-verdict-notready",
+    Verdict.INCOMPLETE: "lm-verdict-incomplete",
+}
+
+
 def summary_html(
-    verdict_ready: bool,
+    verdict: RunVerdict,
     gate: str,
     counts: dict[str, int],
     hosts: list[str],
     readiness: list[PairReadiness],
+    causes: list[Cause],
+    host_problems: list[str],
+    facts_age: str,
     compact: list[Finding] | None,
     remediation: list[str] | None = None,
 ) -> list[str]:
     parts = [STYLE, '<div id="lmready">']
-    if not counts or not sum(counts.values()):
-        verdict, css = "NO RESULTS", "lm-verdict-notready"
-    else:
-        verdict = "READY" if verdict_ready else "NOT READY"
-        css = "lm-verdict-ready" if verdict_ready else "lm-verdict-notready"
     parts.append(
-        f'<h2 class="{css}">Live migration readiness: {verdict}</h2>'
+        f'<h2 class="{VERDICT_CSS[verdict.verdict]}">Live migration readiness: {escape(verdict.verdict)}</h2>'
         f"<p>Gate severity: <b>{escape(gate)}</b>. "
-        + ", ".join(f"{n} {escape(o)}" for o, n in counts.items())
+        + ", ".join(f"{n} {escape(label)}" for label, n in counts.items() if n)
         + ".</p>"
     )
+    if verdict.reasons:
+        parts.append("<ul>" + "".join(f"<li>{escape(r)}</li>" for r in verdict.reasons) + "</ul>")
+    if facts_age:
+        parts.append(f"<p>Facts: {escape(facts_age)}.</p>")
     if remediation:
         parts.append("<h3>Remediation</h3><pre>" + escape("\n".join(remediation)) + "</pre>")
     parts.append(matrix_html(hosts, readiness))
+    parts.append(causes_html(causes, host_problems))
     parts.append(pair_details_html(readiness))
     if compact is not None:
         parts.append(compact_html(compact))
     parts.append("</div>")
     return parts
+
+
+def causes_html(causes: list[Cause], host_problems: list[str]) -> str:
+    """Why checks could not run, once per cause (a wrong password is one line, not fifty)."""
+    out = []
+    if causes:
+        out.append("<h3>Could not run</h3><ul>")
+        out += [
+            f"<li>{escape(c.sentence)} <i>({len(c.findings)} results on {escape(', '.join(c.targets[:6]))}"
+            f"{', ...' if len(c.targets) > 6 else ''})</i></li>"
+            for c in causes
+        ]
+        out.append("</ul>")
+    if host_problems:
+        out.append("<h3>Collection problems</h3><ul>")
+        out += [f"<li>{escape(line)}</li>" for line in host_problems]
+        out.append("</ul>")
+    return "".join(out)
 
 
 def compact_html(findings: list[Finding]) -> str:
@@ -97,12 +127,13 @@ def compact_html(findings: list[Finding]) -> str:
 
 # Beyond this many hosts the matrix shows symbols, so that it still fits a screen.
 WIDE_MATRIX = 12
-SYMBOLS = {"ready": "&#10003;", "not ready": "&#10007;", "unknown": "?"}
+SYMBOLS = {"ready": "&#10003;", "not ready": "&#10007;", "incomplete": "?"}
+CELL_CSS = {"ready": "lm-ready", "not ready": "lm-not-ready", "incomplete": "lm-incomplete"}
 
 
 def matrix_html(hosts: list[str], readiness: list[PairReadiness]) -> str:
     if not readiness:
-        return "<p>No pairs in the inventory: host checks only.</p>"
+        return "<p>No pairs in the inventory: no migration direction was judged.</p>"
     wide = len(hosts) > WIDE_MATRIX
 
     def label(state: str) -> str:
@@ -112,7 +143,7 @@ def matrix_html(hosts: list[str], readiness: list[PairReadiness]) -> str:
     rows = []
     if wide:
         rows.append(
-            "<p>&#10003; ready, &#10007; not ready, ? unknown, &ndash; not a pair of the inventory.</p>"
+            "<p>&#10003; ready, &#10007; not ready, ? incomplete, &ndash; not a pair of the inventory.</p>"
         )
     rows += ['<table class="lm-matrix"><tr><th class="lm-corner">source &darr; / destination &rarr;</th>']
     rows += [f"<th>{escape(h)}</th>" for h in hosts]
@@ -126,10 +157,9 @@ def matrix_html(hosts: list[str], readiness: list[PairReadiness]) -> str:
             elif r.state == "ready":
                 rows.append(f'<td class="lm-ready">{label("ready")}</td>')
             else:
-                css = "lm-not-ready" if r.state == "not ready" else "lm-unknown"
-                title = escape(f"{src}->{dst}: {r.state}, {len(r.blocking)} blocking results")
+                title = escape(f"{src}->{dst}: {r.state}")
                 rows.append(
-                    f'<td class="{css}" title="{title}">'
+                    f'<td class="{CELL_CSS[r.state]}" title="{title}">'
                     f'<a href="#{escape(anchor(src, dst))}">{label(r.state)}</a></td>'
                 )
         rows.append("</tr>")
@@ -148,9 +178,21 @@ def pair_details_html(readiness: list[PairReadiness]) -> str:
             f"<b>{escape(r.src)} &rarr; {escape(r.dst)}: {escape(r.state)}</b><ul>"
         )
         out += [
-            f"<li>{escape(f.check.id)} ({escape(f.check.ref)}) {escape(f.outcome)}: {escape(f.message)}</li>"
+            f"<li>{escape(f.check.id)} ({escape(f.check.ref)}) {escape(f.check.title)}: "
+            f"{escape(f.message)}</li>"
             for f in r.blocking
         ]
+        by_cause: dict[str, list[str]] = {}
+        for f in r.errors:
+            by_cause.setdefault(f.cause or f.message, []).append(f.check.id)
+        out += [
+            f"<li>could not run {escape(', '.join(sorted(set(ids))))}: {escape(cause)}</li>"
+            for cause, ids in by_cause.items()
+        ]
+        if r.not_selected:
+            out.append(
+                f"<li>{len(r.not_selected)} results this pair needs were not selected in this run</li>"
+            )
         out.append("</ul></div>")
     return "".join(out)
 
@@ -168,7 +210,7 @@ HEADER_CELLS = [
 def row_cells(finding: Finding) -> list[str]:
     c = finding.check
     return [
-        f'<td class="col-verdict">{escape(finding.outcome)}'
+        f'<td class="col-verdict">{escape(count_label(finding))}'
         + (
             f" ({escape(finding.remediation)})"
             if finding.remediation and finding.remediation != finding.outcome

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lmready.catalogue import CheckFailure, CheckMeta
+from lmready.catalogue import CheckMeta
 from lmready.estate import Estate, FactsUnavailable, HostView, PairView, require_directory
 from lmready.findings import Finding
 
@@ -96,27 +96,28 @@ def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
         exc = error
     stop = time.time()
 
-    outcome = "passed" if exc is None and not reason else "skipped" if reason else "failed"
     finding = judge(item.meta, item.target_id, when, exc, reason)
     finding.nodeid, finding.duration = item.nodeid, stop - start
     longrepr: Any = None
     extra: dict[str, Any] = {}
-    if reason:
-        longrepr = (str(item.path), location[1] + 1, f"Skipped: {reason}")
-    elif isinstance(exc, CheckFailure | FactsUnavailable):
-        longrepr = Sentence(finding.message)
-    elif exc is not None:
-        longrepr = item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
-    if finding.outcome in ("warning", "waived"):
-        # Reported like pytest's xfail: visible everywhere, not counted as a failure.
+    if finding.outcome in ("passed", "fixed"):
+        outcome = "passed"
+    elif finding.outcome == "skipped":
+        outcome, longrepr = "skipped", (str(item.path), location[1] + 1, f"Skipped: {reason}")
+    elif finding.outcome == "error":
+        # Could not run: pytest's "error", reported at setup whichever phase found it.
+        outcome, when = "failed", "setup"
+        longrepr = (
+            Sentence(finding.message)
+            if isinstance(exc, FactsUnavailable)
+            else item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
+        )
+    elif finding.blocking:
+        outcome, longrepr = "failed", Sentence(finding.message)
+    else:
+        # Warnings and failures that do not block (below the gate, or waived) travel like
+        # pytest's xfail: visible everywhere, not failing the run.
         outcome, extra["wasxfail"] = "skipped", f"{finding.outcome}: {finding.message}"
-    # JUnit reads a testcase's properties from its teardown report only.
-    properties = [
-        ("check_id", item.meta.id),
-        ("ref", item.meta.ref),
-        ("target", item.target_id),
-        ("severity", str(finding.severity)),
-    ]
 
     def report(phase: str, phase_outcome: str, repr_: Any = None, **more: Any) -> pytest.TestReport:
         rep = pytest.TestReport(
@@ -130,7 +131,6 @@ def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
             duration=stop - start if phase == when else 0.0,
             start=start,
             stop=stop,
-            user_properties=properties if phase == "teardown" else None,
             **more,
         )
         if phase == when:

@@ -3,9 +3,11 @@
 pytest's junitxml plugin keeps an element tree per testcase (plus one element per property)
 until the end of the run: at 130,000 results that was about 300 MB and several seconds. Audits
 write the same format from the findings instead, one testcase at a time. Each testcase carries
-check_id, ref, target and severity as properties; failures at or above the gate are
-<failure>, checks that could not run are <error>, and warnings, waived failures and checks that
-do not apply are <skipped> (the first two typed pytest.xfail, like pytest reports xfail).
+check_id, ref, target, severity, outcome and blocking as properties. Only blocking failures are
+<failure> and checks that could not run <error>, so a CI's red means what the gate means;
+failures that do not block (below the gate, or waived) and advisory warnings are <skipped>
+with a message that says which; checks that do not apply are plain passed testcases whose
+``outcome`` property says "not applicable", so that <skipped> only ever holds what needs a look.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from lmready.findings import Finding, counts
+from lmready.findings import Finding, count_label, counts
 
 
 def _clean(text: str) -> str:
@@ -29,6 +31,7 @@ def _attr(text: str) -> str:
 
 
 def _testcase(f: Finding) -> str:
+    label = count_label(f)
     path, _, name = f.nodeid.partition("::")
     classname = path.removesuffix(".py").replace("/", ".").lstrip(".")
     head = (
@@ -36,16 +39,15 @@ def _testcase(f: Finding) -> str:
         f'line="{f.check.func.__code__.co_firstlineno - 1}" time="{f.duration:.3f}"><properties>'
         f'<property name="check_id" value={_attr(f.check.id)}/><property name="ref" value={_attr(f.check.ref)}/>'
         f'<property name="target" value={_attr(f.target)}/>'
-        f'<property name="severity" value="{f.severity}"/></properties>'
+        f'<property name="severity" value="{f.severity}"/><property name="outcome" value={_attr(label)}/>'
+        f'<property name="blocking" value="{str(f.blocking).lower()}"/></properties>'
     )
-    if f.outcome == "failed":
-        body = f"<failure message={_attr(f.message)}/>"
-    elif f.outcome == "error":
+    if f.outcome == "error":
         body = f"<error message={_attr(f.message)}/>"
-    elif f.outcome in ("warning", "waived"):
-        body = f'<skipped type="pytest.xfail" message={_attr(f"{f.outcome}: {f.message}")}/>'
-    elif f.outcome == "skipped":
-        body = f'<skipped type="pytest.skip" message={_attr(f.message)}/>'
+    elif f.blocking:
+        body = f"<failure message={_attr(f.message)}/>"
+    elif f.outcome in ("failed", "warning"):
+        body = f'<skipped type="lmready.{label.replace(" ", "-")}" message={_attr(f"{label}: {f.message}")}/>'
     else:
         body = ""
     return f"{head}{body}</testcase>\n"
@@ -59,7 +61,7 @@ def write_junit(
     suite_properties: Iterable[tuple[str, str]],
 ) -> None:
     c = counts(findings)
-    skipped = c["warning"] + c["waived"] + c["skipped"]
+    skipped = c["failed below the gate"] + c["waived"] + c["warning"]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:

@@ -45,9 +45,15 @@ class LiveCollector:
             if outcome.ok:
                 reachable.append(host)
             else:
-                hosts[host.name] = FactsUnavailable(
-                    f"{host.name}: preflight failed: {outcome.detail}; check the name, DNS and that WinRM "
-                    f"listens on port {host.connection.port}."
+                # X5 fails on this; every other check on the host is an error pointing to it.
+                hosts[host.name] = HostFacts.not_collected(
+                    host.name,
+                    f"{host.name}: preflight failed (LMR-055, X5): {outcome.detail}; check the name, DNS "
+                    f"and that WinRM listens on port {host.connection.port}.",
+                    datetime.now(UTC),
+                    Preflight(
+                        resolved=outcome.resolved, winrm_port_open=outcome.port_open, detail=outcome.detail
+                    ),
                 )
 
         sessions: dict[str, Session] = {}
@@ -57,7 +63,13 @@ class LiveCollector:
             )
             for host, result in zip(reachable, results, strict=True):
                 if isinstance(result, FactsUnavailable):
-                    hosts[host.name] = result
+                    outcome = checked[host.name]
+                    hosts[host.name] = HostFacts.not_collected(
+                        host.name,
+                        str(result),
+                        datetime.now(UTC),
+                        Preflight(resolved=outcome.resolved, winrm_port_open=outcome.port_open),
+                    )
                 else:
                     sessions[host.name], hosts[host.name] = result
             self._pair_round(inventory, hosts, sessions)

@@ -22,20 +22,23 @@ from lmready import __version__
 from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
 from lmready.estate import Estate, FactsUnavailable
-from lmready.findings import (
-    Finding,
-    PairReadiness,
-    counts,
-    judge_failure,
-    pair_readiness,
-    write_findings_json,
-)
+from lmready.facts import HostFacts
+from lmready.findings import Finding, counts, judge_failure, write_findings_json
 from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, row_cells, summary_html
 from lmready.inventory import Inventory, InventoryError, load_inventory
 from lmready.items import CheckItem, run_protocol
 from lmready.junit import write_junit
 from lmready.live import LiveCollector, Progress
 from lmready.remediation.run import Remediation, failing_findings, remediate
+from lmready.verdict import (
+    ExitCode,
+    PairReadiness,
+    RunVerdict,
+    Verdict,
+    error_causes,
+    pair_readiness,
+    run_verdict,
+)
 
 DEFAULT_GATE = "high"
 DEFAULT_REPORTS = {
@@ -55,12 +58,15 @@ class Audit:
     operator: str
     started: datetime
     today: date
+    catalogue: list[CheckMeta] = field(default_factory=list)  # every check a full run judges
     findings: list[Finding] = field(default_factory=list)
+    report_problems: list[str] = field(default_factory=list)  # reports that could not be written
     compact_html: bool = False  # set after collection: too many results for one HTML table
     remediate: str | None = None  # "plan" or "apply"
     remediation: Remediation | None = None
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
+    _verdict: RunVerdict | None = None
 
     def collect(self, progress: Progress | None = None) -> None:
         if self.facts_dir is not None:
@@ -77,6 +83,43 @@ class Audit:
     @property
     def source(self) -> str:
         return str(self.facts_dir) if self.facts_dir is not None else "live (PowerShell Remoting)"
+
+    def host_problems(self) -> list[str]:
+        """What the collection could not read, one line per host and reason, unless that reason
+        is already said as the cause of checks that could not run."""
+        said = {c.sentence for c in error_causes(self.findings)}
+        lines = []
+        for name, facts in (self._estate.hosts if self._estate else {}).items():
+            if isinstance(facts, FactsUnavailable):
+                lines.append(str(facts))
+                continue
+            by_reason: dict[str, list[str]] = {}
+            for field_name, reason in facts.unread.items():
+                by_reason.setdefault(reason, []).append(field_name)
+            for reason, fields in by_reason.items():
+                if reason in said or f"{name}: {reason}" in said:
+                    continue
+                what = "nothing could be read" if len(fields) > 8 else f"unread: {', '.join(sorted(fields))}"
+                lines.append(f"{name}: {what} ({reason})")
+            lines += [f"{name}: the collection script reported: {error}" for error in facts.script_errors]
+        return lines
+
+    def facts_age(self) -> str:
+        """When the audited facts were read: a saved estate can be old (README, offline audits)."""
+        if self._estate is None:
+            return ""
+        times = [f.collected_at for f in self._estate.hosts.values() if isinstance(f, HostFacts)]
+        if not times:
+            return "no host facts"
+        oldest = min(times)
+        if self.facts_dir is None:
+            return f"collected live at {oldest.isoformat(timespec='seconds')}"
+        age = self.started - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))
+        days, hours = age.days, age.seconds // 3600
+        return (
+            f"saved, collected at {oldest.isoformat(timespec='seconds')} ({days} days {hours} hours before "
+            "this audit); X5 (reachability) does not apply to saved facts"
+        )
 
     def weak_transports(self) -> list[str]:
         """Connections the inventory explicitly allowed to be weaker than the defaults."""
@@ -103,13 +146,15 @@ class Audit:
     @property
     def readiness(self) -> list[PairReadiness]:
         if self._readiness is None:
-            self._readiness = pair_readiness(self.inventory.pairs, self.findings)
+            self._readiness = pair_readiness(self.inventory.pairs, self.catalogue, self.findings)
         return self._readiness
 
     @property
-    def ready(self) -> bool:
-        """The gate passed: results exist and none failed or could not be checked."""
-        return bool(self.findings) and not any(f.outcome in ("failed", "error") for f in self.findings)
+    def verdict(self) -> RunVerdict:
+        """READY only when every pair was judged in full and none is blocked (REQUIREMENTS 3b)."""
+        if self._verdict is None:
+            self._verdict = run_verdict(self.readiness, self.findings)
+        return self._verdict
 
     def judge(
         self, meta: CheckMeta, target: str, when: str, exc: BaseException | None, skip_reason: str
@@ -134,7 +179,8 @@ class Audit:
                     "(a bug in lmready or facts it does not understand; please report it)"
                 )
             )
-            finding = Finding(meta, target, "error", meta.severity, message)
+            cause = exc.cause if isinstance(exc, FactsUnavailable) else message
+            finding = Finding(meta, target, "error", meta.severity, message, cause=cause)
         if self.remediation is not None:
             self.remediation.annotate(finding)
         self.findings.append(finding)
@@ -211,7 +257,8 @@ def pytest_configure(config: pytest.Config) -> None:
         inventory = load_inventory(path)
     except InventoryError as exc:
         raise pytest.UsageError("\n".join(exc.problems)) from None
-    known = {meta.id for meta in load_catalogue()}
+    catalogue = load_catalogue()
+    known = {meta.id for meta in catalogue}
     unknown = [w for w in inventory.waivers if w.check not in known]
     if unknown:
         raise pytest.UsageError(
@@ -235,13 +282,22 @@ def pytest_configure(config: pytest.Config) -> None:
         # `--inventory PATH`'s value for a path before lmready was loaded): audit the suite,
         # not whatever lies in the current directory.
         config.args = [str(suite_dir())]
+    report_problems = []
     if not config.option.collectonly:  # listing the checks is not an audit: no reports
         for option, default in DEFAULT_REPORTS.items():
             if getattr(config.option, option, None) is None:
                 setattr(config.option, option, default)
+            problem = _unwritable(getattr(config.option, option))
+            if problem:
+                # Said once at the end (exit 3); the other reports are still written.
+                report_problems.append(problem)
+                setattr(config.option, option, None)
     config.option.self_contained_html = True
     if config.option.tbstyle == "auto":
-        config.option.tbstyle = "line"  # failures are sentences; tracebacks also cost O(n^2) time
+        # Failures are sentences, listed once in lmready's summary; tracebacks also cost O(n^2).
+        config.option.tbstyle = "no"
+    if config.option.reportchars == DEFAULT_REPORTCHARS:
+        config.option.reportchars = ""  # lmready's summary lists failures with their check and fix
     config.stash[AUDIT] = audit = Audit(
         inventory=inventory,
         facts_dir=facts_dir,
@@ -251,11 +307,31 @@ def pytest_configure(config: pytest.Config) -> None:
         operator=_operator(),
         started=datetime.now(UTC),
         today=date.today(),
+        catalogue=catalogue,
+        report_problems=report_problems,
         remediate=config.option.remediate,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
     config.pluginmanager.register(HtmlHooks(audit), "lmready-html")
+
+
+# pytest's default -r: lmready replaces its per-test lines with its own summary.
+DEFAULT_REPORTCHARS = "fE"
+
+
+def _unwritable(path: str | None) -> str | None:
+    """Why a report cannot be written at ``path``, in one sentence, or None."""
+    if not path:
+        return None
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return f"cannot write the report {path}: {exc.strerror or exc}; choose another path or fix its permissions."
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -368,13 +444,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_report_teststatus(report, config):
+    """Words of lmready's own in the progress and the final count line ("advisory", not pytest's
+    "warnings", which are Python warnings)."""
     finding = getattr(report, "lmready", None)
-    if finding is None or report.when != "call":
+    if finding is None or report.when not in ("call", "setup"):
         return None
     if finding.outcome == "warning":
-        return "warning", "W", ("WARNING", {"yellow": True})
-    if finding.outcome == "waived":
+        return "advisory", "W", ("WARNING", {"yellow": True})
+    if finding.outcome == "failed" and finding.waiver is not None:
         return "waived", "w", ("WAIVED", {"yellow": True})
+    if finding.outcome == "failed" and not finding.blocking:
+        return "below gate", "b", ("FAILED (below the gate)", {"yellow": True})
     if finding.outcome == "fixed":
         return "fixed", "+", ("FIXED", {"green": True})
     return None
@@ -426,11 +506,14 @@ class HtmlHooks:
         remediation = audit.remediation.lines() if audit.remediation else None
         prefix.extend(
             summary_html(
-                audit.ready,
+                audit.verdict,
                 str(audit.gate),
                 counts(audit.findings),
                 hosts,
                 audit.readiness,
+                error_causes(audit.findings),
+                audit.host_problems(),
+                audit.facts_age(),
                 compact,
                 remediation,
             )
@@ -453,45 +536,77 @@ def escape_test_id(cells: list[str]) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     audit = session.config.stash.get(AUDIT, None)
-    if audit is None:
+    if audit is None or session.config.option.collectonly:
         return
+    if audit.findings and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        # pytest's 0/1 say whether a test failed; an audit's say what the verdict is.
+        session.exitstatus = audit.verdict.exit_code
+    _write_reports(audit, int(session.exitstatus))
+    if audit.report_problems:
+        session.exitstatus = ExitCode.INTERNAL_ERROR
+
+
+def _write_reports(audit: Audit, exit_code: int) -> None:
+    """JUnit and findings.json; a report that cannot be written is one sentence, and the others
+    are still written."""
     if audit.junit_path is not None:
-        write_junit(
-            audit.junit_path,
-            audit.findings,
-            audit.started,
-            (datetime.now(UTC) - audit.started).total_seconds(),
-            [
-                ("lmready_version", __version__),
-                ("inventory", str(audit.inventory.path)),
-                ("operator", audit.operator),
-                ("gate_severity", str(audit.gate)),
-            ],
-        )
+        try:
+            write_junit(
+                audit.junit_path,
+                audit.findings,
+                audit.started,
+                (datetime.now(UTC) - audit.started).total_seconds(),
+                [
+                    ("lmready_version", __version__),
+                    ("inventory", str(audit.inventory.path)),
+                    ("operator", audit.operator),
+                    ("gate_severity", str(audit.gate)),
+                    ("verdict", str(audit.verdict.verdict)),
+                    *(("collection_problem", line) for line in audit.host_problems()),
+                ],
+            )
+        except OSError as exc:
+            audit.report_problems.append(
+                f"cannot write the report {audit.junit_path}: {exc.strerror or exc}."
+            )
     if audit.findings_path is None:
         return
+    verdict = audit.verdict
     header = {
         "lmready_version": __version__,
         "inventory": str(audit.inventory.path),
         "facts": audit.source,
+        "facts_collected": audit.facts_age(),
         "operator": audit.operator,
         "started": audit.started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "gate_severity": str(audit.gate),
-        "ready": audit.ready,
-        "exit_code": int(exitstatus),
+        "verdict": str(verdict.verdict),
+        "ready": verdict.verdict is Verdict.READY,
+        "verdict_reasons": verdict.reasons,
+        "exit_code": exit_code,
         "counts": counts(audit.findings),
         "pairs": [
             {
                 "src": r.src,
                 "dst": r.dst,
-                "state": r.state,
+                "state": str(r.state),
                 "blocking": sorted({f.check.id for f in r.blocking}),
+                "could_not_run": sorted({f.check.id for f in r.errors}),
+                "not_selected": len(r.not_selected),
             }
             for r in audit.readiness
         ],
+        "causes": [
+            {"cause": c.sentence, "results": len(c.findings), "targets": c.targets}
+            for c in error_causes(audit.findings)
+        ],
+        "collection_problems": audit.host_problems(),
     }
-    write_findings_json(audit.findings_path, header, audit.findings)
+    try:
+        write_findings_json(audit.findings_path, header, audit.findings)
+    except OSError as exc:
+        audit.report_problems.append(f"cannot write the report {audit.findings_path}: {exc.strerror or exc}.")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -500,27 +615,61 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         gc.freeze()  # pytest's final gc.collect() passes need not walk every report again
 
 
+# How many lines of each kind the terminal summary shows before pointing to the reports.
+TERMINAL_LINES = 20
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     audit = config.stash.get(AUDIT, None)
-    if audit is None:
-        return
+    if audit is None or config.option.collectonly or not audit.findings:
+        return  # listing checks, or nothing selected: no verdict
     tr = terminalreporter
-    verdict = "READY" if audit.ready else "NOT READY"
+
+    def listing(title: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        tr.write_line(f"{title}:")
+        for line in lines[:TERMINAL_LINES]:
+            tr.write_line(f"  {line}")
+        if len(lines) > TERMINAL_LINES:
+            tr.write_line(f"  ... and {len(lines) - TERMINAL_LINES} more; see the reports")
+
+    def result(f: Finding) -> str:
+        text = f"{f.check.id} ({f.check.ref}) {f.check.title}: {f.message}"
+        return text if not f.fix or f.fix in f.message else f"{text}; fix: {f.fix}"
+
+    failed = [f for f in audit.findings if f.outcome == "failed"]
+    listing("blocking failures", [result(f) for f in failed if f.blocking])
+    listing(
+        "failures below the gate (not blocking)",
+        [result(f) for f in failed if not f.blocking and not f.waiver],
+    )
+    listing("waived failures", [result(f) for f in failed if f.waiver is not None])
+    listing("warnings (advisory)", [result(f) for f in audit.findings if f.outcome == "warning"])
+    listing(
+        "could not run",
+        [f"{c.sentence} ({len(c.findings)} results)" for c in error_causes(audit.findings)],
+    )
+    listing("collection problems", audit.host_problems())
+
+    verdict = audit.verdict
     tr.write_sep(
         "=",
-        f"lmready: {verdict} (gate severity {audit.gate})",
-        green=audit.ready,
-        red=not audit.ready,
+        f"lmready: {verdict.verdict} (gate severity {audit.gate})",
+        green=verdict.verdict is Verdict.READY,
+        red=verdict.verdict is Verdict.NOT_READY,
+        yellow=verdict.verdict is Verdict.INCOMPLETE,
         bold=True,
     )
-    c = counts(audit.findings)
-    tr.write_line(", ".join(f"{n} {o}" for o, n in c.items()))
-    blocked = [r for r in audit.readiness if r.state != "ready"]
-    for r in blocked[:20]:
-        ids = ", ".join(sorted({f.check.id for f in r.blocking}))
-        tr.write_line(f"  {r.src}->{r.dst}: {r.state} ({ids})")
-    if len(blocked) > 20:
-        tr.write_line(f"  ... and {len(blocked) - 20} more pairs; see the HTML report")
+    tr.write_line(", ".join(f"{n} {label}" for label, n in counts(audit.findings).items() if n))
+    for reason in verdict.reasons:
+        tr.write_line(reason)
+    listing(
+        "pairs",
+        [f"{r.target}: {r.state} ({_pair_detail(r)})" for r in audit.readiness if r.state != "ready"],
+    )
+    if audit.facts_dir is not None:
+        tr.write_line(f"facts: {audit.facts_age()}")
     for what, path in (("findings", audit.findings_path), ("junit", audit.junit_path)):
         if path is not None:
             tr.write_line(f"{what}: {path}")
@@ -529,6 +678,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if audit.remediation is not None:
         for line in audit.remediation.lines():
             tr.write_line(line)
+    for problem in audit.report_problems:
+        tr.write_line(f"lmready: {problem}", red=True)
+
+
+def _pair_detail(r: PairReadiness) -> str:
+    parts = []
+    if r.blocking:
+        parts.append("blocked by " + ", ".join(sorted({f.check.id for f in r.blocking})))
+    if r.errors:
+        ids = sorted({f.check.id for f in r.errors})
+        parts.append(
+            f"{len(ids)} checks could not run" if len(ids) > 5 else "could not run " + ", ".join(ids)
+        )
+    if r.not_selected:
+        parts.append(f"{len(r.not_selected)} results not selected")
+    return "; ".join(parts)
 
 
 # --- your own checks, the testinfra way ------------------------------------------------------
@@ -611,7 +776,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         )
     finding = audit.judge(meta, target, call.when, exc if not skip else None, skip)
     finding.nodeid, finding.duration = item.nodeid, report.duration
-    if finding.outcome in ("warning", "waived"):
+    if finding.outcome == "warning" or (finding.outcome == "failed" and not finding.blocking):
         report.outcome, report.wasxfail = "skipped", f"{finding.outcome}: {finding.message}"
     report.lmready = finding
     return report
