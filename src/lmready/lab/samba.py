@@ -82,8 +82,10 @@ _PLACEHOLDER = "@LMREADY_SAMBA_DIR@"
 _LOCK = Path(tempfile.gettempdir()) / f"lmready-samba-{ADDRESS}.lock"
 # Fewer services than a real DC: no file serving, DNS or winbind, nothing beyond loopback.
 _SERVICES = "ldap kdc"
-# AD accepts SASL binds without signing over TLS; Samba's default ("yes") refuses them.
-_STRONG_AUTH = "allow_sasl_over_tls"
+# A hardened DC, as Windows Server 2025 ships ("LDAP server signing requirements"): a simple bind
+# needs TLS, a SASL bind needs signing or sealing. Samba before 4.20 cannot check TLS channel
+# bindings, so with "yes" it refuses every SASL bind over TLS; SASL binds go over ldap://, sealed.
+_STRONG_AUTH = "yes"
 
 
 class SambaError(Exception):
