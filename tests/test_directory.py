@@ -311,8 +311,9 @@ def test_insufficient_rights(dc):
 class Recorder:
     """A TCP relay on loopback to the DC's plain LDAP port that keeps every byte it passes."""
 
-    def __init__(self, port: int = 389):
+    def __init__(self, port: int = 389, tamper: bool = False):
         self.seen = bytearray()
+        self.tamper = tamper  # flip a bit in what the DC sends inside SASL buffers
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"ldap://127.0.0.1:{self._listener.getsockname()[1]}"
         self._port = port
@@ -326,12 +327,15 @@ class Recorder:
                 return
             upstream = socket.create_connection(("127.0.0.1", self._port))
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b, a is upstream), daemon=True).start()
 
-    def _pipe(self, a, b):
+    def _pipe(self, a, b, from_dc):
         with contextlib.suppress(OSError):
             while data := a.recv(65536):
                 self.seen += data
+                # An LDAP message starts with 0x30; a SASL buffer with its length's high octet.
+                if self.tamper and from_dc and data[0] == 0:
+                    data = data[:-1] + bytes([data[-1] ^ 1])
                 b.sendall(data)
             b.shutdown(socket.SHUT_WR)
 
@@ -360,6 +364,18 @@ def test_ntlm_bind_sealed_over_plain_ldap(dc, facts, recorder):
     # Nothing the DC answered, nor the account's name, crossed the wire in clear.
     assert b"lab-hv01.lab.example.test" not in recorder.seen and b"LAB-HV01$" not in recorder.seen
     assert b"NTLMSSP" in recorder.seen  # the exchange itself went through the relay
+
+
+def test_sealed_session_detects_tampering(dc):
+    relay = Recorder(tamper=True)
+    try:
+        message = failure(dc, user="LAB\\auditor", auth="ntlm", domain=entry(dc, url=relay.url, auth="ntlm"))
+    finally:
+        relay.close()
+    assert message.endswith(
+        "reading the directory failed: a message from the DC failed its integrity check: something "
+        "between the runner and the DC changes the sealed traffic; connect to the DC directly."
+    )
 
 
 def test_ntlm_needs_domain_user_and_plain_ldap(dc):
@@ -404,17 +420,17 @@ def kerberos(dc, tmp_path, monkeypatch):
     return kinit
 
 
-def kerberos_collect(dc, url: str | None = None):
-    domain = entry(dc, credential=None, auth="kerberos", **({"url": url} if url else {}))
+def kerberos_collect(dc, **changes):
+    domain = entry(dc, credential=None, auth="kerberos", **changes)
     return collect_domain(domain, None, HOSTS, tls_server_name=dc.dc_hostname)
 
 
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")  # Samba's serial
 def test_kerberos_bind_sealed_over_plain_ldap(dc, kerberos, recorder):
     with pytest.raises(DirectoryError, match=r"Kerberos bind failed \(No Kerberos credentials available"):
-        kerberos_collect(dc, recorder.url)
+        kerberos_collect(dc, url=recorder.url)
     kerberos()
-    facts = kerberos_collect(dc, recorder.url)
+    facts = kerberos_collect(dc, url=recorder.url)
     assert facts.bind_account == f"nested@{dc.realm}"
     assert facts.bind_account_is_domain_admin is True
     assert len(facts.computers) == 5
@@ -434,6 +450,20 @@ def test_kerberos_over_tls_refused_by_a_dc_that_cannot_check_channel_binding(dc,
         "a Kerberos bind over TLS without it (SASL:[GSSAPI]: Sign or Seal are required); use an ldap:// URL "
         "without start_tls so that the bind seals the session, or a simple bind over TLS."
     ) in str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+def test_kerberos_over_tls_without_layer(dc, kerberos, facts):
+    # What AD takes over TLS: no security layer (AD refuses sign or seal on TLS), a channel
+    # binding token. Samba 4.17 takes it only when told not to check channel binding.
+    kerberos()
+    dc.require_strong_auth("allow_sasl_over_tls")
+    try:
+        over_tls = kerberos_collect(dc)
+        over_start_tls = kerberos_collect(dc, url=PLAIN, start_tls=True)
+    finally:
+        dc.require_strong_auth("yes")
+    assert over_tls.computers == facts.computers == over_start_tls.computers
 
 
 def test_channel_binding_refusal_sentence():

@@ -326,6 +326,11 @@ def _bind_failure(exc: Exception, kind: str, port: int, timeout: float) -> str:
 def _failure(exc: lx.LDAPException) -> str:
     if isinstance(exc, lx.LDAPOperationResult):
         return f"{exc.description} ({_clause(exc.message)}); check the bind account's read rights"
+    if ldap_sasl.INTEGRITY_FAILURE in str(exc):
+        return (
+            f"{ldap_sasl.INTEGRITY_FAILURE}: something between the runner and the DC changes the "
+            "sealed traffic; connect to the DC directly"
+        )
     return f"{_clause(str(exc))}; check that the DC is running"
 
 

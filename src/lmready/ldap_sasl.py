@@ -38,6 +38,7 @@ MAX_BUFFER = 0xFFFFFF
 # Outgoing plaintext per SASL buffer: far below any DC's maximum (AD and Samba take megabytes),
 # and the layer is an octet stream, so a longer LDAP message simply spans buffers.
 _CHUNK = 64 * 1024
+INTEGRITY_FAILURE = "a message from the DC failed its integrity check"
 
 
 class SaslError(Exception):
@@ -239,8 +240,8 @@ class SecurityLayer:
                 raise OSError("the DC closed the connection inside a SASL buffer")
             try:
                 self._plain = self._ctx.unwrap(token)
-            except Exception as exc:  # pyspnego's or gssapi's: either way the message is not the DC's
-                raise OSError(f"a message from the DC failed its integrity check ({exc})") from None
+            except Exception:  # pyspnego's or gssapi's: either way the message is not the DC's
+                raise OSError(INTEGRITY_FAILURE) from None
         out, self._plain = self._plain[:size], self._plain[size:]
         return out
 

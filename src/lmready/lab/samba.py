@@ -253,6 +253,18 @@ class SambaDC:
             os.close(self._lock)  # closing the descriptor releases the flock
             self._lock = None
 
+    def require_strong_auth(self, value: Literal["yes", "allow_sasl_over_tls", "no"]) -> None:
+        """Set Samba's "ldap server require strong auth" for this DC (restarting it if it runs):
+        "yes" is a DC that requires LDAP signing, as the lab's DCs do; "allow_sasl_over_tls" also
+        takes SASL binds over TLS without checking their channel binding."""
+        text = self.conf.read_text()
+        setting = "ldap server require strong auth = "
+        start = text.index(setting) + len(setting)
+        self.conf.write_text(text[:start] + value + text[text.index("\n", start) :])
+        if self.running:
+            self.stop()
+            self.start()
+
     # --- directory content -----------------------------------------------------------------
 
     def apply(self, scenario: dict[str, Any] | DirectoryScenario) -> None:
