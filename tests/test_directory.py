@@ -3,10 +3,7 @@ over LDAPS with certificate validation, then the real checks (A2, A5, R4) on wha
 
 from __future__ import annotations
 
-import contextlib
 import re
-import socket
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +15,7 @@ from factory import domain_facts, host_facts
 
 from lmready.catalogue import CheckFailure, load_catalogue
 from lmready.credentials import Secret
-from lmready.directory import DirectoryError, _bind_refused, collect_domain
+from lmready.directory import DirectoryError, collect_domain
 from lmready.estate import HostView, PairView
 from lmready.facts import DomainFacts
 from lmready.inventory import DomainEntry, Policy
@@ -52,7 +49,6 @@ HOSTS = {f"lab-hv0{i}": (f"LAB-HV0{i}", f"lab-hv0{i}.{DOMAIN}") for i in range(1
 HOSTS["lab-hv02"] = ("LAB-HV02", "lab-hv02.elsewhere.test")  # found by its computer name instead
 HOSTS["lab-hv09"] = ("LAB-HV09", f"lab-hv09.{DOMAIN}")  # no account in the directory
 CHECKS = {meta.ref: meta.func for meta in load_catalogue()}
-PLAIN = "ldap://127.0.0.1:389"
 
 
 @pytest.fixture(scope="session")
@@ -240,7 +236,7 @@ def test_start_tls(dc, facts):
 
 
 def test_plain_ldap_refused_unless_allowed(dc):
-    url = PLAIN
+    url = "ldap://127.0.0.1:389"
     unchecked = DomainEntry.model_construct(**{**entry(dc).model_dump(), "url": url})
     assert "plain ldap:// would send the credentials unprotected" in failure(dc, domain=unchecked)
     # Allowed, the bind reaches the DC, which (like AD with LDAP signing) wants encryption.
@@ -303,187 +299,7 @@ def test_insufficient_rights(dc):
     assert "blind@lab.example.test may not read the domain object (DC=lab,DC=example,DC=test)" in message
 
 
-# --- a DC that requires LDAP signing ------------------------------------------------------------
-# The lab DC runs with "ldap server require strong auth = yes": simple binds only over TLS, SASL
-# binds only signed or sealed (and Samba 4.17 cannot check channel binding, so never over TLS).
-
-
-class Recorder:
-    """A TCP relay on loopback to the DC's plain LDAP port that keeps every byte it passes."""
-
-    def __init__(self, port: int = 389, tamper: bool = False):
-        self.seen = bytearray()
-        self.tamper = tamper  # flip a bit in what the DC sends inside SASL buffers
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"ldap://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._port = port
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self._port))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b, a is upstream), daemon=True).start()
-
-    def _pipe(self, a, b, from_dc):
-        with contextlib.suppress(OSError):
-            while data := a.recv(65536):
-                self.seen += data
-                # An LDAP message starts with 0x30; a SASL buffer with its length's high octet.
-                if self.tamper and from_dc and data[0] == 0:
-                    data = data[:-1] + bytes([data[-1] ^ 1])
-                b.sendall(data)
-            b.shutdown(socket.SHUT_WR)
-
-    def close(self):
-        self._listener.close()
-
-
-@pytest.fixture
-def recorder():
-    relay = Recorder()
-    yield relay
-    relay.close()
-
-
-def test_recorder_sees_plain_ldap(dc, recorder):
-    # The control for the sealing tests below: what is not sealed is readable on the wire.
-    failure(dc, domain=entry(dc, url=recorder.url, allow_plain_ldap=True))
-    assert b"auditor@lab.example.test" in recorder.seen
-    assert b"Transport encryption required" in recorder.seen
-
-
-def test_ntlm_bind_sealed_over_plain_ldap(dc, facts, recorder):
-    sealed = collect(dc, "LAB\\auditor", auth="ntlm", domain=entry(dc, url=recorder.url, auth="ntlm"))
-    assert sealed.computers == facts.computers and sealed.trusts == facts.trusts
-    assert sealed.bind_account == "LAB\\auditor" and sealed.bind_account_is_domain_admin is False
-    # Nothing the DC answered, nor the account's name, crossed the wire in clear.
-    assert b"lab-hv01.lab.example.test" not in recorder.seen and b"LAB-HV01$" not in recorder.seen
-    assert b"NTLMSSP" in recorder.seen  # the exchange itself went through the relay
-
-
-def test_sealed_session_detects_tampering(dc):
-    relay = Recorder(tamper=True)
-    try:
-        message = failure(dc, user="LAB\\auditor", auth="ntlm", domain=entry(dc, url=relay.url, auth="ntlm"))
-    finally:
-        relay.close()
-    assert message.endswith(
-        "reading the directory failed: a message from the DC failed its integrity check: something "
-        "between the runner and the DC changes the sealed traffic; connect to the DC directly."
-    )
-
-
-def test_ntlm_needs_domain_user_and_plain_ldap(dc):
-    assert "needs the user name as DOMAIN\\user" in failure(
-        dc, auth="ntlm", domain=entry(dc, url=PLAIN, auth="ntlm")
-    )
-    over_tls = failure(dc, user="LAB\\auditor", auth="ntlm")
-    assert "an NTLM bind is sealed over plain ldap:// (port 389), not sent over TLS" in over_tls
-    wrong = failure(
-        dc,
-        user="LAB\\auditor",
-        password="not-the-password",
-        auth="ntlm",
-        domain=entry(dc, url=PLAIN, auth="ntlm"),
-    )
-    assert "refused the bind of LAB\\auditor: the user name or password is wrong" in wrong
-
-
-@pytest.fixture
-def kerberos(dc, tmp_path, monkeypatch):
-    """A Kerberos client of the lab realm (its KDC on 127.0.0.1) with an empty ticket cache; call
-    it to get nested's ticket."""
-    gssapi = pytest.importorskip("gssapi", reason="the Python package gssapi is needed for Kerberos binds")
-    krb5_conf = tmp_path / "krb5.conf"
-    krb5_conf.write_text(
-        f"[libdefaults]\n default_realm = {dc.realm}\n dns_lookup_kdc = false\n rdns = false\n"
-        f"[realms]\n {dc.realm} = {{\n  kdc = 127.0.0.1\n }}\n"
-    )
-    ccache = f"FILE:{tmp_path / 'ccache'}"
-    monkeypatch.setenv("KRB5_CONFIG", str(krb5_conf))
-    monkeypatch.setenv("KRB5CCNAME", ccache)
-
-    def kinit():
-        principal = gssapi.Name(f"nested@{dc.realm}", gssapi.NameType.kerberos_principal)
-        ticket = gssapi.raw.acquire_cred_with_password(
-            principal, PASSWORDS["nested"].encode(), usage="initiate"
-        )
-        gssapi.raw.store_cred_into(
-            {b"ccache": ccache.encode()}, ticket.creds, usage="initiate", overwrite=True
-        )
-
-    return kinit
-
-
-def kerberos_collect(dc, **changes):
-    domain = entry(dc, credential=None, auth="kerberos", **changes)
-    return collect_domain(domain, None, HOSTS, tls_server_name=dc.dc_hostname)
-
-
-@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")  # Samba's serial
-def test_kerberos_bind_sealed_over_plain_ldap(dc, kerberos, recorder):
-    with pytest.raises(DirectoryError, match=r"Kerberos bind failed \(No Kerberos credentials available"):
-        kerberos_collect(dc, url=recorder.url)
-    kerberos()
-    facts = kerberos_collect(dc, url=recorder.url)
-    assert facts.bind_account == f"nested@{dc.realm}"
-    assert facts.bind_account_is_domain_admin is True
-    assert len(facts.computers) == 5
-    assert b"lab-hv01.lab.example.test" not in recorder.seen and b"CN=nested" not in recorder.seen
-    assert b"GSSAPI" in recorder.seen
-
-
-@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
-def test_kerberos_over_tls_refused_by_a_dc_that_cannot_check_channel_binding(dc, kerberos):
-    # Over TLS the bind negotiates no layer and carries the channel binding token (what AD wants);
-    # Samba 4.17 requiring strong auth refuses every SASL bind over TLS, and the sentence says so.
-    kerberos()
-    with pytest.raises(DirectoryError) as caught:
-        kerberos_collect(dc)
-    assert (
-        'the DC requires LDAP signing ("Domain controller: LDAP server signing requirements") and refuses '
-        "a Kerberos bind over TLS without it (SASL:[GSSAPI]: Sign or Seal are required); use an ldap:// URL "
-        "without start_tls so that the bind seals the session, or a simple bind over TLS."
-    ) in str(caught.value)
-
-
-@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
-def test_kerberos_over_tls_without_layer(dc, kerberos, facts):
-    # What AD takes over TLS: no security layer (AD refuses sign or seal on TLS), a channel
-    # binding token. Samba 4.17 takes it only when told not to check channel binding.
-    kerberos()
-    dc.require_strong_auth("allow_sasl_over_tls")
-    try:
-        over_tls = kerberos_collect(dc)
-        over_start_tls = kerberos_collect(dc, url=PLAIN, start_tls=True)
-    finally:
-        dc.require_strong_auth("yes")
-    assert over_tls.computers == facts.computers == over_start_tls.computers
-
-
-def test_channel_binding_refusal_sentence():
-    # What AD answers when the token does not match the TLS session (LdapEnforceChannelBinding=2):
-    # Samba 4.17 cannot check channel binding, so this is AD's text handed to the sentence.
-    ad = {
-        "result": 49,
-        "description": "invalidCredentials",
-        "message": "80090346: LdapErr: DSID-0C0906B5, comment: AcceptSecurityContext error, data 80090346, v4563\x00",
-    }
-    sentence = _bind_refused(ad, entry_for_sentence(), None, "kerberos", True)
-    assert sentence.startswith(
-        'the DC enforces LDAP channel binding ("Domain controller: LDAP server channel binding token '
-        "requirements\") and the bind's token does not match the TLS session"
-    )
-    assert sentence.endswith("or use an ldap:// URL with auth: kerberos or ntlm, which seal the session")
-
-
-def entry_for_sentence() -> DomainEntry:
-    return DomainEntry(name=DOMAIN, url="ldaps://dc1.lab.example.test", credential=None, auth="kerberos")
+# NTLM and Kerberos binds, and the hardened DC they meet: tests/test_hardened_dc.py
 
 
 def test_dc_down(dc):

@@ -336,7 +336,7 @@ def _failure(exc: lx.LDAPException) -> str:
 
 def _clause(text: str | None) -> str:
     """A server's message inside our sentence: one line, no final full stop."""
-    return " ".join((text or "").split()).rstrip(".")
+    return " ".join((text or "").replace("\x00", " ").split()).rstrip(".")  # AD ends messages with NUL
 
 
 def _principal(secret: Secret | None) -> str:
