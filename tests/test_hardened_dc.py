@@ -215,8 +215,8 @@ def test_kerberos_over_tls_refused_by_a_dc_that_cannot_check_channel_binding(dc,
         kerberos_collect(dc)
     assert (
         'the DC requires LDAP signing ("Domain controller: LDAP server signing requirements") and refuses '
-        "a Kerberos bind over TLS without it (SASL:[GSSAPI]: Sign or Seal are required); use an ldap:// URL "
-        "without start_tls so that the bind seals the session, or a simple bind over TLS."
+        "a Kerberos bind over TLS (SASL:[GSSAPI]: Sign or Seal are required); use an ldap:// URL "
+        "without start_tls so that the bind seals the session, or a simple bind."
     ) in str(caught.value)
 
 

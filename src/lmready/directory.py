@@ -252,15 +252,15 @@ def _bind_refused(
     message = _clause(result.get("message"))
     if result.get("description") == "strongerAuthRequired":
         if not over_tls:
-            return (
-                f"the DC requires {_SIGNING} and refuses {_BIND_NAMES[kind]} on plain LDAP ({message}); "
-                "use ldaps:// or start_tls: true, or auth: kerberos or ntlm, which seal the session"
+            way_out = "use ldaps:// or start_tls: true, or auth: kerberos or ntlm, which seal the session"
+        elif kind == "simple":
+            way_out = "use auth: kerberos or ntlm over ldap://, which seal the session"
+        else:  # Samba before 4.20 cannot check channel binding: it wants SASL binds sealed, not on TLS
+            way_out = (
+                "use an ldap:// URL without start_tls so that the bind seals the session, or a simple bind"
             )
-        # Samba before 4.20 cannot check channel binding, so it wants SASL binds signed, never on TLS.
-        return (
-            f"the DC requires {_SIGNING} and refuses {_BIND_NAMES[kind]} over TLS without it ({message}); "
-            "use an ldap:// URL without start_tls so that the bind seals the session, or a simple bind over TLS"
-        )
+        on = "over TLS" if over_tls else "on plain LDAP"
+        return f"the DC requires {_SIGNING} and refuses {_BIND_NAMES[kind]} {on} ({message}); {way_out}"
     code = re.search(r"data ([0-9a-f]+)", message)
     if code and code.group(1) == "80090346":  # SEC_E_BAD_BINDINGS
         return (
