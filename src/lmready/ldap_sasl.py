@@ -5,12 +5,13 @@ TLS channel binding token over TLS.
 ldap3 2.9.1, its latest release, binds NTLM with Microsoft's Sicily messages (which Samba does not
 implement) without signing, sealing or a channel binding token, and its GSSAPI bind accepts only
 "no security layer": a DC that requires signing refuses both over plain LDAP. Here pyspnego
-(already a dependency, through pypsrp) runs the exchange, and a security layer wraps every LDAP
-message after the bind: a 4-octet big-endian length, then the wrapped token (RFC 4752 section 3.3;
-MS-NLMP 3.4 for NTLM, the signature before the sealed data). Over TLS no layer is negotiated: AD
-refuses sign or seal on TLS ("Cannot bind using sign/seal on a connection on which TLS or SSL is in
-effect") and checks the tls-server-end-point channel binding instead (RFC 5929; Microsoft
-KB4520412, "LDAP channel binding").
+(already a dependency, through pypsrp) runs NTLM and python-gssapi Kerberos, and a security layer
+wraps every LDAP message after the bind: a 4-octet big-endian length, then the wrapped token
+(RFC 4752 section 3.3; MS-NLMP 3.4 for NTLM, the signature before the sealed data). Over TLS a
+Kerberos bind negotiates no layer: AD refuses sign or seal on TLS ("Cannot bind using sign/seal on
+a connection on which TLS or SSL is in effect") and checks the tls-server-end-point channel binding
+instead (RFC 5929; Microsoft KB4520412, "LDAP channel binding"). NTLM is only sealed over plain
+LDAP: Samba refuses it over TLS, signed or not, so that path could not be tested.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from ldap3.core.results import RESULT_SASL_BIND_IN_PROGRESS, RESULT_SUCCESS
 from ldap3.protocol.sasl.sasl import abort_sasl_negotiation, send_sasl_negotiation
-from spnego.channel_bindings import GssChannelBindings
 
 GSSAPI = "GSSAPI"
 GSS_SPNEGO = "GSS-SPNEGO"
@@ -35,8 +35,8 @@ NO_LAYER, INTEGRITY, CONFIDENTIALITY = 1, 2, 4
 # The largest SASL buffer this client takes (RFC 4752's 3-octet maximum): a bigger announced
 # length is a broken or hostile peer, not a reason to allocate it.
 MAX_BUFFER = 0xFFFFFF
-# Outgoing plaintext per SASL buffer: far below any DC's maximum (AD and Samba take megabytes),
-# and the layer is an octet stream, so a longer LDAP message simply spans buffers.
+# Outgoing plaintext per SASL buffer: far below what DCs announce, and the layer is an octet
+# stream, so a longer LDAP message simply spans buffers.
 _CHUNK = 64 * 1024
 INTEGRITY_FAILURE = "a message from the DC failed its integrity check"
 
@@ -48,14 +48,13 @@ class SaslError(Exception):
 class Ntlm:
     """NTLM (pyspnego's own implementation, the same whatever the system has installed)."""
 
-    def __init__(self, username: str, password: str, wanted: spnego.ContextReq, binding: bytes | None):
+    def __init__(self, username: str, password: str, wanted: spnego.ContextReq):
         self._ctx = spnego.client(
             username,
             password,
             service="ldap",
             protocol="ntlm",
             context_req=wanted,
-            channel_bindings=GssChannelBindings(application_data=binding) if binding else None,
             options=spnego.NegotiateOptions.use_ntlm,
         )
 
@@ -96,10 +95,6 @@ class Kerberos:
     def complete(self) -> bool:
         return self._ctx.complete
 
-    @property
-    def sealed(self) -> bool:
-        return self.complete and bool(self._ctx.actual_flags & 16)
-
     def step(self, token: bytes | None) -> bytes | None:
         return self._ctx.step(token)
 
@@ -121,8 +116,8 @@ def context(
     password: str = "",
 ) -> Context:
     """A client security context for ldap/<target>. Without TLS it asks for integrity and
-    confidentiality (sealing); over TLS for neither, but it carries the TLS session's channel
-    binding token."""
+    confidentiality (sealing); over TLS (Kerberos only) for neither, but it carries the TLS
+    session's channel binding token."""
     wanted = spnego.ContextReq.mutual_auth
     if tls is None:
         wanted |= (
@@ -130,10 +125,11 @@ def context(
             | spnego.ContextReq.integrity
             | spnego.ContextReq.confidentiality
         )
-    binding = tls_channel_binding(tls) if tls is not None else None
     if kind == "kerberos":
-        return Kerberos(target, wanted, binding)
-    return Ntlm(username, password, wanted, binding)
+        return Kerberos(target, wanted, tls_channel_binding(tls) if tls is not None else None)
+    if tls is not None:
+        raise SaslError("NTLM is sealed over plain LDAP, not sent over TLS")
+    return Ntlm(username, password, wanted)
 
 
 def tls_channel_binding(tls: ssl.SSLSocket) -> bytes:
