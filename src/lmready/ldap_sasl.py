@@ -8,9 +8,8 @@ implement) without signing, sealing or a channel binding token, and its GSSAPI b
 (already a dependency, through pypsrp) runs NTLM and python-gssapi Kerberos, and a security layer
 wraps every LDAP message after the bind: a 4-octet big-endian length, then the wrapped token
 (RFC 4752 section 3.3; MS-NLMP 3.4 for NTLM, the signature before the sealed data). Over TLS a
-Kerberos bind negotiates no layer: AD refuses sign or seal on TLS ("Cannot bind using sign/seal on
-a connection on which TLS or SSL is in effect") and checks the tls-server-end-point channel binding
-instead (RFC 5929; Microsoft KB4520412, "LDAP channel binding"). NTLM is only sealed over plain
+Kerberos bind negotiates no layer: AD refuses sign or seal on TLS (MS-ADTS 5.1.2.1 "Using SASL")
+and checks the tls-server-end-point channel binding instead (RFC 5929; Microsoft KB4520412, "LDAP channel binding"). NTLM is only sealed over plain
 LDAP: Samba refuses it over TLS, signed or not, so that path could not be tested.
 """
 
@@ -179,8 +178,8 @@ def _exchange(
                 ctx.step(answer)  # a last server token (mutual authentication) may come with success
             if not ctx.complete:
                 raise SaslError("the DC accepted the bind before the client could authenticate the DC")
-            # GSS-SPNEGO has no layer negotiation: the context's flags are the layer (MS-ADTS
-            # 5.1.1.1.2); a GSSAPI bind that succeeds here negotiated none.
+            # Microsoft's GSS-SPNEGO has no layer negotiation: the context's flags are the layer
+            # (as cyrus-sasl learnt, its PR 424); a GSSAPI bind that succeeds here negotiated none.
             if layer and (mechanism == GSSAPI or not ctx.sealed):
                 raise SaslError("the DC did not agree to seal the session")
             return result, True
