@@ -9,8 +9,9 @@ implement) without signing, sealing or a channel binding token, and its GSSAPI b
 wraps every LDAP message after the bind: a 4-octet big-endian length, then the wrapped token
 (RFC 4752 section 3.3; MS-NLMP 3.4 for NTLM, the signature before the sealed data). Over TLS a
 Kerberos bind negotiates no layer: AD refuses sign or seal on TLS (MS-ADTS 5.1.2.1 "Using SASL")
-and checks the tls-server-end-point channel binding instead (RFC 5929; Microsoft KB4520412, "LDAP channel binding"). NTLM is only sealed over plain
-LDAP: Samba refuses it over TLS, signed or not, so that path could not be tested.
+and checks the tls-server-end-point channel binding instead (RFC 5929; Microsoft KB4520412, "LDAP
+channel binding"). NTLM is only sealed over plain LDAP: Samba refuses it over TLS, signed or not,
+so that path could not be tested.
 """
 
 from __future__ import annotations
