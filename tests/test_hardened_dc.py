@@ -11,6 +11,7 @@ import hashlib
 import re
 import socket
 import ssl
+import subprocess
 import threading
 
 import pytest
@@ -206,11 +207,21 @@ def test_kerberos_bind_sealed_over_plain_ldap(dc, facts, kerberos, recorder):
     assert b"GSSAPI" in recorder.seen
 
 
+def samba_checks_channel_binding() -> bool:
+    """Samba 4.20.3 and later check TLS channel binding, and then take SASL binds over TLS."""
+    version = subprocess.run(["samba", "--version"], capture_output=True, text=True).stdout
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", version)
+    return bool(found) and tuple(map(int, found.groups())) >= (4, 20, 3)
+
+
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
-def test_kerberos_over_tls_refused_by_a_dc_that_cannot_check_channel_binding(dc, kerberos):
-    # Over TLS the bind negotiates no layer and carries the channel binding token (what AD wants);
-    # Samba 4.17 requiring strong auth refuses every SASL bind over TLS, and the sentence says so.
+def test_kerberos_over_tls_on_a_dc_requiring_strong_auth(dc, kerberos, facts):
+    # Over TLS the bind negotiates no layer and carries the channel binding token (what AD wants).
     kerberos()
+    if samba_checks_channel_binding():
+        assert kerberos_collect(dc).computers == facts.computers
+        return
+    # Samba 4.17 requiring strong auth refuses every SASL bind over TLS, and the sentence says so.
     with pytest.raises(DirectoryError) as caught:
         kerberos_collect(dc)
     assert (
