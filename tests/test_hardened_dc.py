@@ -276,3 +276,10 @@ def test_channel_binding_refusal_sentence():
         "requirements\") and the bind's token does not match the TLS session"
     )
     assert sentence.endswith("or use an ldap:// URL with auth: kerberos or ntlm, which seal the session")
+
+
+def test_inventory_takes_plain_ldap_for_sealed_binds_only():
+    for auth in ("kerberos", "ntlm"):
+        assert DomainEntry(name=DOMAIN, url=PLAIN, auth=auth).url == PLAIN
+    with pytest.raises(ValueError, match="plain ldap:// sends a simple bind's credentials unprotected"):
+        DomainEntry(name=DOMAIN, url=PLAIN)
