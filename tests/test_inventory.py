@@ -138,7 +138,7 @@ def test_pairs_keep_order_and_direction(tmp_path):
         ("hosts: [{name: hv01}]\npairs: [{src: hv01, dst: hv01}]\n", "a host cannot migrate to itself"),
         (
             "directory:\n  domains: [{name: corp.example.com, url: 'ldap://dc01'}]\nhosts: [{name: hv01}]\n",
-            "plain ldap:// sends credentials unprotected",
+            "plain ldap:// sends a simple bind's credentials unprotected",
         ),
         ("hosts: []\n", "hosts: list should have at least 1 item"),
         (

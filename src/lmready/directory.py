@@ -1,9 +1,11 @@
 """Active Directory facts over LDAP (ldap3): one connection per domain and the same handful of
 searches whatever the number of hosts (REQUIREMENTS.md A2, A3, A5, R1, R4).
 
-Transport: LDAPS with certificate and host name validation, StartTLS on request, plain LDAP
-only when the inventory allows it. Binds: simple (UPN, DN or DOMAIN\\user) or NTLM with the
-inventory's credential, Kerberos (SASL GSSAPI, the caller's ticket cache) without one.
+Transport: LDAPS with certificate and host name validation, StartTLS on request, plain LDAP for
+sealed binds or when the inventory allows it. Binds: simple (UPN, DN or DOMAIN\\user) over TLS, or
+NTLM (SASL GSS-SPNEGO, sealed) with the inventory's credential; Kerberos (SASL GSSAPI, the caller's
+ticket cache) without one, sealed over plain LDAP or with a channel binding token over TLS
+(lmready.ldap_sasl). So a DC that requires LDAP signing and channel binding is read too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import ldap3
 from ldap3.core import exceptions as lx
 from ldap3.protocol.formatters.formatters import format_sid
 from ldap3.utils.conv import escape_filter_chars
+from spnego.exceptions import SpnegoError
 
+from lmready import ldap_sasl
 from lmready.credentials import Secret
 from lmready.estate import FactsUnavailable
 from lmready.facts import ComputerAccount, DomainFacts, Trust
@@ -124,41 +128,66 @@ def _connect(
     ldaps = url.scheme == "ldaps"
     host = url.hostname or ""
     port = url.port or (636 if ldaps else 389)
-    if not ldaps and not entry.start_tls and not entry.allow_plain_ldap:
+    kind = "kerberos" if secret is None else auth  # simple, ntlm or kerberos
+    over_tls = ldaps or entry.start_tls
+    # A SASL bind (Kerberos, NTLM) seals a plain LDAP session, as Windows does on port 389.
+    if not over_tls and not entry.allow_plain_ldap and kind == "simple":
         raise DirectoryError(
             f"{where}: plain ldap:// would send the credentials unprotected; use ldaps://, "
-            "start_tls: true, or say allow_plain_ldap: true."
+            "start_tls: true, auth: kerberos or ntlm (sealed), or say allow_plain_ldap: true."
         )
-    tls = _tls(entry, host, tls_server_name, where) if ldaps or entry.start_tls else None
+    if kind == "ntlm" and over_tls:
+        # Samba refuses NTLM over TLS whether it signs (not allowed on TLS) or not (pyspnego then
+        # sends a one-byte exchanged key that Samba rejects), so no NTLM bind over TLS was tested.
+        raise DirectoryError(
+            f"{where}: an NTLM bind is sealed over plain ldap:// (port 389), not sent over TLS; use an "
+            "ldap:// URL without start_tls, or auth: kerberos or a simple bind over TLS."
+        )
+    _check_credential(entry, secret, kind, where)
+    tls = _tls(entry, host, tls_server_name, where) if over_tls else None
     server = ldap3.Server(host, port, use_ssl=ldaps, tls=tls, get_info=ldap3.NONE, connect_timeout=timeout)
+    simple = {"user": secret.username, "password": secret.password} if secret and kind == "simple" else {}
     conn = ldap3.Connection(
         server,
         read_only=read_only,
-        # The bind reports its own result: on a failed Kerberos exchange ldap3 aborts the SASL bind,
+        # The bind reports its own result: on a failed Kerberos exchange the SASL bind is aborted,
         # and with exceptions on, the abort's error would hide Kerberos's reason.
         raise_exceptions=False,
         auto_referrals=False,
         receive_timeout=READ_TIMEOUT,
-        **_bind_arguments(entry, secret, auth, tls_server_name or host, where),
+        authentication=ldap3.SIMPLE if simple else ldap3.ANONYMOUS,
+        **simple,
     )
-    errors = (lx.LDAPException, OSError, *_gss_errors(secret))
+    errors = (lx.LDAPException, OSError, ldap_sasl.SaslError, SpnegoError, *_gss_errors(secret))
     try:
         conn.open()
         if not ldaps and entry.start_tls and not conn.start_tls():
             raise lx.LDAPStartTLSError(_clause(conn.result.get("message")) or "refused by the DC")
-        bound = conn.bind()
+        if simple:
+            bound = conn.bind()
+        else:
+            # The service ticket is for ldap/<name>: the DC's name, not the address in the URL.
+            context = ldap_sasl.context(
+                kind,
+                tls_server_name or host,
+                conn.socket if over_tls else None,
+                secret.username if secret else "",
+                secret.password if secret else "",
+            )
+            mechanism = ldap_sasl.GSSAPI if kind == "kerberos" else ldap_sasl.GSS_SPNEGO
+            bound = ldap_sasl.bind(conn, mechanism, context, layer=not over_tls)["result"] == 0
     except errors as exc:
         _close(conn)
-        raise DirectoryError(f"{where}: {_bind_failure(exc, secret, auth, port, timeout)}.") from None
+        raise DirectoryError(f"{where}: {_bind_failure(exc, kind, port, timeout)}.") from None
     if not bound:
         _close(conn)
-        raise DirectoryError(f"{where}: {_bind_refused(conn.result, entry, secret)}.")
+        raise DirectoryError(f"{where}: {_bind_refused(conn.result, entry, secret, kind, over_tls)}.")
     conn.raise_exceptions = True  # from here on every failed search raises
     return conn
 
 
 def _close(conn: ldap3.Connection) -> None:
-    with contextlib.suppress(lx.LDAPException):
+    with contextlib.suppress(lx.LDAPException, OSError):
         conn.unbind()
 
 
@@ -177,36 +206,26 @@ def _tls(entry: DomainEntry, host: str, server_name: str | None, where: str) -> 
     )
 
 
-def _bind_arguments(
-    entry: DomainEntry, secret: Secret | None, auth: str, target: str, where: str
-) -> dict[str, Any]:
+def _check_credential(entry: DomainEntry, secret: Secret | None, kind: str, where: str) -> None:
     if secret is None:
         try:
-            import gssapi  # noqa: F401 - ldap3 needs it for GSSAPI and says so less clearly
+            import gssapi  # noqa: F401 - the Kerberos bind needs it
         except ImportError:
             raise DirectoryError(
                 f"{where}: no credential is configured, so the bind is Kerberos, which needs the "
                 "Python package gssapi; pip install gssapi, or name a credential for the domain."
             ) from None
-        # The service ticket is for ldap/<target>: the DC's name, not the address in the URL.
-        return {
-            "authentication": ldap3.SASL,
-            "sasl_mechanism": ldap3.KERBEROS,
-            "sasl_credentials": (target, None, None),
-        }
+        return
     if not secret.password:
         raise DirectoryError(
             f"{where}: credential '{entry.credential}' has no password, and an LDAP bind without "
             "one is anonymous; give it password_env or keyring_service."
         )
-    if auth == "ntlm":
-        if secret.username.count("\\") != 1:
-            raise DirectoryError(
-                f"{where}: an NTLM bind needs the user name as DOMAIN\\user, not '{secret.username}'; "
-                f"fix credential '{entry.credential}'."
-            )
-        return {"user": secret.username, "password": secret.password, "authentication": ldap3.NTLM}
-    return {"user": secret.username, "password": secret.password, "authentication": ldap3.SIMPLE}
+    if kind == "ntlm" and secret.username.count("\\") != 1:
+        raise DirectoryError(
+            f"{where}: an NTLM bind needs the user name as DOMAIN\\user, not '{secret.username}'; "
+            f"fix credential '{entry.credential}'."
+        )
 
 
 def _gss_errors(secret: Secret | None) -> tuple[type[Exception], ...]:
@@ -217,29 +236,52 @@ def _gss_errors(secret: Secret | None) -> tuple[type[Exception], ...]:
     return (GSSError,)
 
 
-def _bind_refused(result: dict[str, Any], entry: DomainEntry, secret: Secret | None) -> str:
+_BIND_NAMES = {"simple": "a simple bind", "ntlm": "an NTLM bind", "kerberos": "a Kerberos bind"}
+# What a DC that requires signing or channel binding is told to do, by Windows' policy names
+# (Microsoft KB4520412; Samba: "ldap server require strong auth").
+_SIGNING = 'LDAP signing ("Domain controller: LDAP server signing requirements")'
+_CHANNEL_BINDING = (
+    'LDAP channel binding ("Domain controller: LDAP server channel binding token requirements")'
+)
+
+
+def _bind_refused(
+    result: dict[str, Any], entry: DomainEntry, secret: Secret | None, kind: str, over_tls: bool
+) -> str:
     """Why the DC answered the bind with an error, and how to fix it, as one clause."""
     message = _clause(result.get("message"))
+    if result.get("description") == "strongerAuthRequired":
+        if not over_tls:
+            way_out = "use ldaps:// or start_tls: true, or auth: kerberos or ntlm, which seal the session"
+        elif kind == "simple":
+            way_out = "use auth: kerberos or ntlm over ldap://, which seal the session"
+        else:  # Samba before 4.20 cannot check channel binding: it wants SASL binds sealed, not on TLS
+            way_out = (
+                "use an ldap:// URL without start_tls so that the bind seals the session, or a simple bind"
+            )
+        on = "over TLS" if over_tls else "on plain LDAP"
+        return f"the DC requires {_SIGNING} and refuses {_BIND_NAMES[kind]} {on} ({message}); {way_out}"
+    code = re.search(r"data ([0-9a-f]+)", message)
+    if code and code.group(1) == "80090346":  # SEC_E_BAD_BINDINGS
+        return (
+            f"the DC enforces {_CHANNEL_BINDING} and the bind's token does not match the TLS session "
+            f"({message}); connect to the DC directly, not through a TLS-inspecting proxy, or use an "
+            "ldap:// URL with auth: kerberos or ntlm, which seal the session"
+        )
     if result.get("description") == "invalidCredentials":
-        code = re.search(r"data ([0-9a-f]+)", message)
         reason = _BIND_REASONS.get(code.group(1) if code else "", "invalid credentials")
         return (
             f"the DC refused the bind of {secret.username if secret else 'the Kerberos ticket'}: "
             f"{reason}; fix credential '{entry.credential}'"
         )
-    if result.get("description") == "strongerAuthRequired":
-        return f"the DC refuses this bind on an unencrypted connection ({message}); use ldaps:// or start_tls: true"
     return f"the bind failed: {result.get('description')} ({message})"
 
 
-def _bind_failure(exc: Exception, secret: Secret | None, auth: str, port: int, timeout: float) -> str:
+def _bind_failure(exc: Exception, kind: str, port: int, timeout: float) -> str:
     """What went wrong on the way to a bind answer, and how to fix it, as one clause."""
     text = str(exc)
-    if isinstance(exc, lx.LDAPSessionTerminatedByServerError) and auth == "ntlm" and secret:
-        return (
-            "the DC closed the connection on ldap3's NTLM bind, which uses Microsoft's Sicily "
-            "exchange that Samba does not implement; use a simple bind over LDAPS, or Kerberos"
-        )
+    if isinstance(exc, ldap_sasl.SaslError):
+        return f"{_BIND_NAMES[kind]} could not protect the session: {exc}; use ldaps:// with a simple bind"
     if "CERTIFICATE_VERIFY_FAILED" in text:
         reason = re.search(r"certificate verify failed: ([^(]+)", text)
         return (
@@ -268,12 +310,14 @@ def _bind_failure(exc: Exception, secret: Secret | None, auth: str, port: int, t
         )
     if "invalid server address" in text or "Name or service not known" in text:
         return "the DC's host name does not resolve; fix the URL or DNS"
-    if secret is None and type(exc).__module__.startswith("gssapi"):
+    if kind == "kerberos" and type(exc).__module__.startswith("gssapi"):
         minor = re.search(r"Minor \(\d+\): (.*)", text)
         return (
             f"the Kerberos bind failed ({(minor.group(1) if minor else text).strip().rstrip('.')}); "
             "get a ticket of the domain's realm with kinit, or name a credential for the domain"
         )
+    if isinstance(exc, SpnegoError):
+        return f"the NTLM bind failed ({_clause(text)}); check the credential and that the DC accepts NTLM"
     if isinstance(exc, lx.LDAPSessionTerminatedByServerError):
         return "the DC closed the connection during the bind; check its logs"
     return f"connecting failed: {_clause(text)}"
@@ -282,12 +326,17 @@ def _bind_failure(exc: Exception, secret: Secret | None, auth: str, port: int, t
 def _failure(exc: lx.LDAPException) -> str:
     if isinstance(exc, lx.LDAPOperationResult):
         return f"{exc.description} ({_clause(exc.message)}); check the bind account's read rights"
+    if ldap_sasl.INTEGRITY_FAILURE in str(exc):
+        return (
+            f"{ldap_sasl.INTEGRITY_FAILURE}: something between the runner and the DC changes the "
+            "sealed traffic; connect to the DC directly"
+        )
     return f"{_clause(str(exc))}; check that the DC is running"
 
 
 def _clause(text: str | None) -> str:
     """A server's message inside our sentence: one line, no final full stop."""
-    return " ".join((text or "").split()).rstrip(".")
+    return " ".join((text or "").replace("\x00", " ").split()).rstrip(".")  # AD ends messages with NUL
 
 
 def _principal(secret: Secret | None) -> str:

@@ -227,10 +227,12 @@ class DomainEntry(Strict):
 
     @model_validator(mode="after")
     def _plain(self) -> DomainEntry:
-        if self.url.startswith("ldap://") and not (self.start_tls or self.allow_plain_ldap):
+        # Kerberos and NTLM binds seal a plain LDAP session (lmready.ldap_sasl); a simple bind does not.
+        sealed = self.auth in ("kerberos", "ntlm")
+        if self.url.startswith("ldap://") and not (self.start_tls or self.allow_plain_ldap or sealed):
             raise ValueError(
-                "plain ldap:// sends credentials unprotected; use ldaps://, start_tls: true, "
-                "or say allow_plain_ldap: true"
+                "plain ldap:// sends a simple bind's credentials unprotected; use ldaps://, start_tls: "
+                "true, auth: kerberos or ntlm (sealed), or say allow_plain_ldap: true"
             )
         return self
 

@@ -82,8 +82,10 @@ _PLACEHOLDER = "@LMREADY_SAMBA_DIR@"
 _LOCK = Path(tempfile.gettempdir()) / f"lmready-samba-{ADDRESS}.lock"
 # Fewer services than a real DC: no file serving, DNS or winbind, nothing beyond loopback.
 _SERVICES = "ldap kdc"
-# AD accepts SASL binds without signing over TLS; Samba's default ("yes") refuses them.
-_STRONG_AUTH = "allow_sasl_over_tls"
+# A hardened DC, as Windows Server 2025 ships ("LDAP server signing requirements"): a simple bind
+# needs TLS, a SASL bind needs signing or sealing. Samba before 4.20 cannot check TLS channel
+# bindings, so with "yes" it refuses every SASL bind over TLS; SASL binds go over ldap://, sealed.
+_STRONG_AUTH = "yes"
 
 
 class SambaError(Exception):
@@ -250,6 +252,18 @@ class SambaDC:
         if self._lock is not None:
             os.close(self._lock)  # closing the descriptor releases the flock
             self._lock = None
+
+    def require_strong_auth(self, value: Literal["yes", "allow_sasl_over_tls", "no"]) -> None:
+        """Set Samba's "ldap server require strong auth" for this DC (restarting it if it runs):
+        "yes" is a DC that requires LDAP signing, as the lab's DCs do; "allow_sasl_over_tls" also
+        takes SASL binds over TLS without checking their channel binding."""
+        text = self.conf.read_text()
+        setting = "ldap server require strong auth = "
+        start = text.index(setting) + len(setting)
+        self.conf.write_text(text[:start] + value + text[text.index("\n", start) :])
+        if self.running:
+            self.stop()
+            self.start()
 
     # --- directory content -----------------------------------------------------------------
 
