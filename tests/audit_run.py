@@ -88,3 +88,23 @@ def write_estate(
     path = root / "inventory.yml"
     path.write_text(yaml.safe_dump({"facts": "facts", **inventory}, sort_keys=False))
     return path
+
+
+TWO_HOSTS = {
+    "hosts": [{"name": "hv01"}, {"name": "hv02"}],
+    "pairs": [{"src": "hv01", "dst": "hv02", "both_ways": True}],
+}
+# Kerberos pairs need the directory for A2; tests about the gate use CredSSP on both hosts.
+CREDSSP = {"policy": {"authentication": "CredSSP"}}
+CREDSSP_HOST = {"migration": {"authentication_type": "CredSSP"}}
+
+
+def credssp_estate(tmp_path: Path, hv02: dict | None = None, **inventory: Any) -> Path:
+    """Two hosts, both ways, saved facts: READY as they are; ``hv02`` changes one host."""
+    from factory import host_dict, merge
+
+    hosts = {
+        "hv01": host_dict("hv01", 1, **CREDSSP_HOST),
+        "hv02": host_dict("hv02", 2, **merge(CREDSSP_HOST, hv02 or {})),
+    }
+    return write_estate(tmp_path, hosts, {**TWO_HOSTS, **CREDSSP, **inventory})

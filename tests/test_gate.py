@@ -5,31 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from audit_run import run_audit, write_estate
-from factory import host_dict, merge
-
-TWO_HOSTS = {
-    "hosts": [{"name": "hv01"}, {"name": "hv02"}],
-    "pairs": [{"src": "hv01", "dst": "hv02", "both_ways": True}],
-}
-
-
-def estate(tmp_path, hv02: dict | None = None, **inventory):
-    hosts = {"hv01": host_dict("hv01", 1), "hv02": host_dict("hv02", 2, **(hv02 or {}))}
-    return write_estate(tmp_path, hosts, {**TWO_HOSTS, **inventory})
-
-
-# Kerberos pairs need the directory for A2; these tests are about the gate, so use CredSSP on both.
-CREDSSP = {"policy": {"authentication": "CredSSP"}}
-CREDSSP_HOST = {"migration": {"authentication_type": "CredSSP"}}
-
-
-def credssp_estate(tmp_path, hv02: dict | None = None, **inventory):
-    hosts = {
-        "hv01": host_dict("hv01", 1, **CREDSSP_HOST),
-        "hv02": host_dict("hv02", 2, **merge(CREDSSP_HOST, hv02 or {})),
-    }
-    return write_estate(tmp_path, hosts, {**TWO_HOSTS, **CREDSSP, **inventory})
+from audit_run import credssp_estate, run_audit
 
 
 def test_clean_estate_passes_the_gate(tmp_path):

@@ -46,6 +46,7 @@ def calm(request):
                 if not knob.startswith("_"):
                     setattr(runtime.knobs, knob, value)
             runtime.model.malformed_json = False
+            runtime.model.denied = {}
 
 
 def outcomes(run) -> dict[tuple[str, str], str]:
@@ -127,6 +128,45 @@ def test_live_ntlm_with_encryption_matches(tmp_path, samba_dc):
         assert {n: r.server.requests for n, r in lab.hosts.items()} == dict.fromkeys(NAMES, 10)
     finally:
         lab.stop()
+
+
+# Checks that read the source's VMs in the lab (R3, X1, X4; X2 needs them only when the
+# processors differ, and the lab's are identical).
+NEEDS_SOURCE_VMS = {"LMR-013", "LMR-051", "LMR-054"}
+
+
+def test_a_fact_that_could_not_be_read_errors_exactly_the_checks_that_need_it(lab, tmp_path):
+    inventory = lab.write_inventory(tmp_path / "lab.yml")
+    full = run_audit(tmp_path / "full", inventory, env=lab.env())
+    lab.hosts["lab-hv02"].model.denied = {
+        "Get-VM": "You do not have the required permission to complete this task. Access is denied.",
+        "probe": "Access is denied.",
+    }
+    run = run_audit(tmp_path / "denied", inventory, env=lab.env())
+    assert "Traceback" not in run.stdout + run.stderr
+    changed = {key for key, outcome in outcomes(run).items() if outcomes(full)[key] != outcome}
+    from_hv02 = [t for t in {t for _, t in changed} if t.startswith("lab-hv02->")]
+    # Exactly the checks that read hv02's VMs (as a source) or its probes are now errors.
+    expected = {(c, t) for c in NEEDS_SOURCE_VMS | {"LMR-045"} for t in from_hv02}
+    assert changed == expected, sorted(changed ^ expected)
+    assert len(from_hv02) == 3
+    for check_id, target in changed:
+        record = run.result(check_id, target)
+        assert record["outcome"] == "error"
+        reason = "Access is denied" if check_id != "LMR-045" else "the port probe round failed"
+        assert reason in record["message"], record["message"]
+    # Said once per cause in every report, and no pair from hv02 is ready.
+    causes = [c["cause"] for c in run.findings["causes"]]
+    assert sum("Get-VM: You do not have the required permission" in c for c in causes) == 1, causes
+    assert (
+        sum("Get-VM: You do not have the required permission" in line for line in run.stdout.splitlines())
+        == 1
+    )
+    assert "Get-VM: You do not have the required permission" in run.html
+    assert any("Access is denied" in (e.get("message") or "") for e in run.junit.iter("error"))
+    states = {(p["src"], p["dst"]): p["state"] for p in run.findings["pairs"]}
+    assert all(states[("lab-hv02", dst)] != "ready" for dst in NAMES if dst != "lab-hv02")
+    assert run.findings["verdict"] != "READY"
 
 
 def collect(lab: Lab, tmp_path: Path, **defaults) -> dict[str, HostFacts]:
