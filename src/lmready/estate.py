@@ -6,10 +6,17 @@ from dataclasses import dataclass, field
 
 from lmready.facts import ComputerAccount, DomainFacts, HostFacts
 from lmready.inventory import Inventory, Policy
+from lmready.text import printable
 
 
 class FactsUnavailable(Exception):
-    """Facts could not be had; the message is one sentence naming the host or domain."""
+    """Facts could not be had; the message is one sentence naming the host or domain.
+
+    The sentence often quotes the host's own words (an error text, a key of its answer), so it
+    is made printable here, once for every output."""
+
+    def __init__(self, message: str):
+        super().__init__(printable(message))
 
 
 @dataclass(frozen=True)
