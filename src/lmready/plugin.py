@@ -21,6 +21,7 @@ import pytest
 from lmready import __version__
 from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
+from lmready.credentials import check_all as check_credentials
 from lmready.estate import Estate, FactsUnavailable
 from lmready.findings import (
     Finding,
@@ -229,6 +230,10 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--remediate {config.option.remediate} needs the hosts themselves, not saved facts; "
             "audit live (an inventory without facts: and no --facts-dir)."
         )
+    if facts_dir is None and not config.option.collectonly:
+        missing = check_credentials(inventory)  # once here, not on every check of every host
+        if missing:
+            raise pytest.UsageError("\n".join(missing))
 
     if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
         # No test paths given and no ini naming them (outside a checkout, or pytest took
