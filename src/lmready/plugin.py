@@ -31,7 +31,7 @@ from lmready.findings import (
     pair_readiness,
     write_findings_json,
 )
-from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, row_cells, summary_html
+from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, metadata_html, row_cells, summary_html
 from lmready.inventory import Inventory, InventoryError, load_inventory
 from lmready.items import CheckItem, run_protocol
 from lmready.junit import write_junit
@@ -299,16 +299,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     metadata = session.config.stash.get(metadata_key, None)
     if metadata is not None:
-        # pytest-html inserts these values as HTML: escape them.
-        metadata["lmready"] = escape(__version__)
-        metadata["Inventory"] = escape(str(audit.inventory.path))
-        metadata["Facts"] = escape(audit.source)
-        metadata["Operator"] = escape(audit.operator)
-        metadata["Started (UTC)"] = escape(audit.started.isoformat(timespec="seconds"))
-        metadata["Gate severity"] = escape(str(audit.gate))
+        metadata["lmready"] = __version__
+        metadata["Inventory"] = str(audit.inventory.path)
+        metadata["Facts"] = audit.source
+        metadata["Operator"] = audit.operator
+        metadata["Started (UTC)"] = audit.started.isoformat(timespec="seconds")
+        metadata["Gate severity"] = str(audit.gate)
         weak = audit.weak_transports()
         if weak:
-            metadata["Weak transports (as the inventory asks)"] = escape("; ".join(weak))
+            metadata["Weak transports (as the inventory asks)"] = "; ".join(weak)
+        # Every value, pytest-metadata's CI variables included, is inserted by pytest-html as
+        # HTML (and shown by pytest -v): redacted and escaped here, before pytest-html (trylast)
+        # and the terminal header read them.
+        shown = metadata_html(metadata)
+        metadata.clear()
+        metadata.update(shown)
 
 
 @pytest.hookimpl(tryfirst=True)
