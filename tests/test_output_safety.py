@@ -8,13 +8,21 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from audit_run import write_estate
 from factory import host_dict
 
+from lmready.catalogue import load_catalogue
+from lmready.estate import FactsUnavailable
+from lmready.findings import Finding, write_findings_json
+from lmready.html_report import details
+from lmready.junit import write_junit
+from lmready.psrp import first_line
 from lmready.text import printable, redact, redact_url, xml_text
+from lmready.wire import WireError, parse_host
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # "write this to the clipboard", ended by BEL
 CLEAR = "\x1b[2J\x1b[H"  # clear the screen
@@ -32,11 +40,13 @@ def hostile_estate(root: Path) -> Path:
     }
     hv01 = host_dict("hv01", 1, vms=[vm], cpu={"vendor": "GenuineIntel", "model": f"Xeon{CLEAR}\udfff"})
     hv02 = host_dict("hv02", 2, switches=[{"name": f"Prod{OSC52}"}], collection_problems=[f"x{OSC52}y"])
+    # Facts that do not load: the error sentence quotes the host's own key.
+    hv03 = {**host_dict("hv03", 3), f"key{OSC52}\ud800": 1}
     return write_estate(
         root,
-        {"hv01": hv01, "hv02": hv02},
+        {"hv01": hv01, "hv02": hv02, "hv03": hv03},
         {
-            "hosts": [{"name": "hv01"}, {"name": "hv02"}],
+            "hosts": [{"name": "hv01"}, {"name": "hv02"}, {"name": "hv03"}],
             "pairs": [{"src": "hv01", "dst": "hv02", "both_ways": True}],
         },
     )
@@ -95,6 +105,8 @@ def test_hostile_host_text_in_every_output(tmp_path):
     text.encode("utf-8")
     version = [r for r in findings["results"] if r["check_id"] == "LMR-013" and r["target"] == "hv01->hv02"]
     assert "vm\\x1b]52" in version[0]["message"], version
+    hv03 = [r for r in findings["results"] if r["target"] == "hv03"]
+    assert all(r["outcome"] == "error" and "key\\x1b]52" in r["message"] for r in hv03), hv03[0]
 
     # report.html was written, as UTF-8, with the names escaped.
     page = (out / "report.html").read_bytes().decode("utf-8")
@@ -134,3 +146,51 @@ def test_redaction(name, value, shown):
 
 def test_redact_url_keeps_plain_urls():
     assert redact_url("ldaps://dc01.corp.example.com:636") == "ldaps://dc01.corp.example.com:636"
+
+
+# --- each writer on its own: text that did not pass the facts boundary ---------------------
+
+RAW = f"hv01{OSC52}\ud800\ufffe\uffff\x00"
+
+
+def raw_finding() -> Finding:
+    meta = load_catalogue()[0]
+    finding = Finding(meta, "hv01", "error", meta.severity, RAW, nodeid=f"checks/x.py::{meta.name}[{RAW}]")
+    finding.observed = RAW
+    return finding
+
+
+def test_junit_writer_keeps_xml_well_formed(tmp_path):
+    write_junit(tmp_path / "junit.xml", [raw_finding()], datetime.now(UTC), 1.0, [("inventory", RAW)])
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    assert "hv01\\x1b]52" in root.find(".//error").get("message")
+
+
+def test_findings_writer_never_writes_a_lone_surrogate(tmp_path):
+    write_findings_json(tmp_path / "findings.json", {"inventory": RAW}, [raw_finding()])
+    data = (tmp_path / "findings.json").read_bytes().decode("utf-8")
+    loaded = json.loads(data)
+    # No unpaired surrogate escape (which strict parsers refuse): every string encodes as UTF-8.
+    json.dumps(loaded, ensure_ascii=False).encode("utf-8")
+    assert "hv01\\x1b]52" in loaded["results"][0]["message"]
+
+
+def test_html_cells_are_printable():
+    cells = "".join(details(raw_finding()))
+    cells.encode("utf-8")
+    assert "\x1b" not in cells and "hv01\\x1b]52" in cells
+
+
+def test_powershell_error_lines_are_printable():
+    assert first_line(f"Get-VM : {OSC52}denied\nat line 2") == "Get-VM : \\x1b]52;c;cm0gLXJmIH4=\\x07denied"
+
+
+def test_host_error_sentences_are_printable():
+    """A host's own words reach error sentences without passing a facts model (here: why
+    Get-VMHost failed, as the host tells it)."""
+    answer = json.dumps({"wire": 1, "problems": [f"Get-VMHost : {OSC52}access denied"]})
+    with pytest.raises(WireError) as info:
+        parse_host(answer, "hv01", datetime.now(UTC))
+    sentence = str(FactsUnavailable(f"hv01: {info.value}."))
+    assert "\x1b" not in sentence and "\x07" not in sentence
+    assert "Get-VMHost : \\x1b]52" in sentence
