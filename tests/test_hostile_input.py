@@ -19,6 +19,10 @@ from audit_run import REPO, audit_in_process, write_estate
 from factory import host_dict
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_wire import DOCUMENT, RUNNER
+
+from lmready import wire
+from lmready.facts import HostFacts, PortProbe
 
 EXAMPLE_HOSTS = REPO / "inventories" / "example-facts" / "hosts"
 HV01 = json.loads((EXAMPLE_HOSTS / "hv01.json").read_text())
@@ -197,7 +201,6 @@ def _paths(value: Any, here: tuple = ()) -> list[tuple]:
     return out
 
 
-HV01_PATHS = _paths(HV01)[1:]
 hostile_values = st.one_of(
     st.none(),
     st.booleans(),
@@ -239,21 +242,31 @@ def _mutate(doc: dict, path: tuple, value: Any, delete: bool) -> dict:
     return out
 
 
+def edits_of(doc: dict) -> st.SearchStrategy[str]:
+    """A value replaced or a key deleted anywhere in ``doc``, or the file cut short."""
+    text = json.dumps(doc)
+    return st.one_of(
+        st.tuples(st.sampled_from(_paths(doc)[1:]), hostile_values, st.booleans()).map(
+            lambda m: json.dumps(_mutate(doc, *m))
+        ),
+        st.integers(0, len(text)).map(lambda n: text[:n]),
+    )
+
+
 facts_edits = st.one_of(
-    st.tuples(st.sampled_from(HV01_PATHS), hostile_values, st.booleans()).map(
-        lambda m: json.dumps(_mutate(HV01, *m))
-    ),
-    st.integers(0, len(json.dumps(HV01))).map(lambda n: json.dumps(HV01)[:n]),
-    st.integers(1, 50_000).map(lambda n: '{"vms": ' + "[" * n + "]" * n + "}"),
+    st.tuples(st.just("hosts/hv01.json"), edits_of(HV01)),
+    st.tuples(st.just("hosts/hv01.json"), st.integers(1, 50_000).map(lambda n: "[" * n + "]" * n)),
+    st.tuples(st.just("domains/corp.example.com.json"), edits_of(DOMAIN)),
 )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=facts_edits)
-def test_fuzzed_facts_never_crash(tmp_path_factory, text):
+@given(edit=facts_edits)
+def test_fuzzed_facts_never_crash(tmp_path_factory, edit):
     root = tmp_path_factory.mktemp("facts")
     inventory = write_estate(root, {"hv01": HV01, "hv02": HV02}, PAIR, DOMAINS)
-    (root / "facts" / "hosts" / "hv01.json").write_text(text, encoding="utf-8", errors="surrogatepass")
+    name, text = edit
+    (root / "facts" / name).write_text(text, encoding="utf-8", errors="surrogatepass")
     code, output = audit_here(root, inventory)
     event(f"exit code {code}")
     assert_clean_end(code, output, (0, 1))
@@ -276,3 +289,43 @@ def test_saved_facts_of_the_factory_still_load(tmp_path):
     assert "error" not in {
         r["outcome"] for r in json.loads((tmp_path / "reports" / "findings.json").read_text())["results"]
     }
+
+
+# --- what a host answers over the wire ----------------------------------------------------
+
+WIRE_PATHS = _paths(DOCUMENT)[1:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mutation=st.tuples(
+        st.sampled_from(WIRE_PATHS), hostile_values | st.just("9" * 5000) | st.just("²"), st.booleans()
+    )
+)
+def test_fuzzed_host_answers_are_facts_or_one_wire_error(mutation):
+    answer = json.dumps(_mutate(DOCUMENT, *mutation))
+    try:
+        facts = wire.parse_host(answer, "hv01", RUNNER)
+    except wire.WireError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 400, str(exc)
+    else:
+        assert isinstance(facts, HostFacts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    answer=st.recursive(
+        hostile_values,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["dst", "address", "port", "open"]), inner, max_size=4)
+        ),
+        max_leaves=8,
+    )
+)
+def test_fuzzed_probe_answers_are_probes_or_one_wire_error(answer):
+    try:
+        probes = wire.parse_probes(json.dumps(answer))
+    except wire.WireError:
+        return
+    assert all(isinstance(p, PortProbe) for p in probes)

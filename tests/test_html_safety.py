@@ -217,9 +217,11 @@ def test_no_script_runs_in_the_report_in_a_browser(tmp_path):
         TOKEN,
         "--metadata-from-json",
         json.dumps({"nested": {payload("key"): [payload("list")]}}),
+        "-v",  # pytest-metadata prints the metadata in the header too
         env=env,
     )
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "metadata: {" in run.stdout
     assert TOKEN not in run.html and TOKEN not in run.stdout + run.stderr
     assert "https://ci-bot:***@git.example.com" in run.html
 

@@ -55,7 +55,7 @@ def _enum_by_number_or_name(enum: type[StrEnum]):
             return members[value]
         if isinstance(value, str):
             text = value.strip()
-            if text.isdigit() and int(text) < len(members):
+            if text.isdecimal() and len(text) <= 2 and int(text) < len(members):
                 return members[int(text)]
             return by_lower.get(text.lower(), text)
         return value

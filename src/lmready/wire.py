@@ -99,7 +99,8 @@ def _list(value: Any) -> list[Any]:
 def _enum(value: Any, names: dict[int, str]) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return names.get(value, str(value))
-    if isinstance(value, str) and value.strip().isdigit():
+    # isdecimal, not isdigit: int() refuses '²'; and no enum number is longer than 5 digits.
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 5:
         return names.get(int(value), value)
     return value
 
