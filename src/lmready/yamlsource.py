@@ -128,7 +128,7 @@ def _convert(node, loc: Loc, located: Located, loader, budget: list[int], active
         value = _scalar(node, loc, located, loader)
         # Text is made printable once, here: waiver justifications, names and paths are shown
         # on the terminal and in every report.
-        return printable(value) if isinstance(value, str) else value
+        return printable(value, newlines=True) if isinstance(value, str) else value
     active.add(id(node))
     try:
         if isinstance(node, yaml.SequenceNode):
