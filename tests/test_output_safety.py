@@ -20,6 +20,9 @@ from lmready.estate import FactsUnavailable
 from lmready.findings import Finding, write_findings_json
 from lmready.html_report import details
 from lmready.junit import write_junit
+from lmready.lab.control import DEFAULT_SCENARIO
+from lmready.lab.runtime import Lab
+from lmready.lab.scenario import load_scenario
 from lmready.psrp import first_line
 from lmready.text import printable, redact, redact_url, xml_text
 from lmready.wire import WireError, parse_host
@@ -194,3 +197,58 @@ def test_host_error_sentences_are_printable():
     sentence = str(FactsUnavailable(f"hv01: {info.value}."))
     assert "\x1b" not in sentence and "\x07" not in sentence
     assert "Get-VMHost : \\x1b]52" in sentence
+
+
+# --- live, over the wire ------------------------------------------------------------------
+
+
+def test_hostile_names_from_a_live_lab_host(tmp_path):
+    """The same over PowerShell Remoting: a lab host whose VM and switch names carry escape
+    sequences and C0/C1 controls. (A lone surrogate or U+FFFF/U+FFFE does not survive the lab's
+    CLIXML: the host's answer then arrives empty, one error sentence on that host.)"""
+    scenario = load_scenario(DEFAULT_SCENARIO)
+    lab = Lab(scenario, tmp_path / "lab", directory=False).start()
+    try:
+        name = next(iter(lab.hosts))
+        model = lab.hosts[name].model
+        state = model.state
+        # model_copy does not validate: the lab host really holds (and sends) the raw text.
+        hostile = HOSTILE.replace("\ud800", "").replace("\uffff", "").replace("\ufffe", "")
+        vms = [vm.model_copy(update={"name": hostile, "switches": [f"sw{OSC52}"]}) for vm in state.vms[:1]]
+        model.state = state.model_copy(update={"vms": [*vms, *state.vms[1:]]})
+        inventory = lab.write_inventory(tmp_path / "lab.yml")
+        out = tmp_path / "out"
+        out.mkdir()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                f"--inventory={inventory}",
+                f"--html={out / 'report.html'}",
+                f"--junitxml={out / 'junit.xml'}",
+                f"--findings-json={out / 'findings.json'}",
+                "-p",
+                "no:cacheprovider",
+                "-vv",
+                "--tb=long",
+                "--color=no",
+            ],
+            cwd=out,
+            capture_output=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "400", "NO_PROXY": "127.0.0.1,localhost", **lab.env()},
+        )
+    finally:
+        lab.stop()
+    terminal = proc.stdout + proc.stderr
+    assert proc.returncode == 1, terminal[-3000:]
+    assert rb"vm\x1b]52" in terminal, terminal[-3000:]  # the name did come over the wire
+    # (CR is there: the progress line rewrites itself; never next to the host's text.)
+    for raw in (b"\x1b", b"\x07", b"\rFORGED", b"\nFORGED", "\x9b".encode(), "\u202e".encode()):
+        assert raw not in terminal, raw
+    terminal.decode("utf-8")
+    ET.parse(out / "junit.xml")
+    findings = json.loads((out / "findings.json").read_bytes().decode("utf-8"))
+    json.dumps(findings, ensure_ascii=False).encode("utf-8")
+    assert "vm\\x1b]52" in (out / "report.html").read_bytes().decode("utf-8")
