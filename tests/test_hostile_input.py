@@ -93,7 +93,7 @@ def estate(root: Path) -> None:
     [
         (
             "version: 1\nhosts:\n  - name: hv01\x07\n",
-            ":3: character U+0007 (a control character) is not allowed",
+            ":3: character U+0007 (a control character or a noncharacter) is not allowed",
         ),
         ("version: 1\nhosts:\n  - name: hv01\x1b]52;c;SGk=\x07\n", ":3: character U+001B"),
         ("hosts: " + "[" * 5000 + "]" * 5000 + "\n", ": the document is nested too deeply to read"),

@@ -77,8 +77,8 @@ def loads(text: str, path: Path) -> Located:
         line = text.count("\n", 0, exc.position) + 1
         raise YamlError(
             [
-                f"{path}:{line}: character U+{exc.character:04X} (a control character) is not allowed "
-                "in YAML; remove it."
+                f"{path}:{line}: character U+{exc.character:04X} (a control character or a "
+                "noncharacter) is not allowed in YAML; remove it."
             ]
         ) from None
     try:
