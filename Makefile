@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 
 .PHONY: system setup audit test lint catalogue schema bench
 
-# Debian packages (as root): Samba for the lab's domain controller, Kerberos headers for gssapi.
+# Debian packages (as root): Samba for the lab's domain controller, Kerberos headers for gssapi,
+# Chromium for the test that opens the HTML report in a browser.
 system:
 	bash .ci/install-system-packages.sh
 

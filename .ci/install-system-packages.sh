@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages lmready's lab and tests need: the Samba AD DC that runs on loopback
-# (lmready.lab.samba), and the Kerberos headers the gssapi package builds against.
+# (lmready.lab.samba), the Kerberos headers the gssapi package builds against, and Chromium,
+# in which a test opens the HTML report to prove no injected script runs.
 # Idempotent: installs only what is missing. The distribution's samba services are never left
 # running: the lab starts its own samba with a private smb.conf bound to 127.0.0.1.
 set -euo pipefail
 
-PACKAGES=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools libkrb5-dev krb5-user)
+PACKAGES=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools libkrb5-dev krb5-user chromium)
 SERVICES=(samba-ad-dc smbd nmbd winbind)
 
 sudo=""

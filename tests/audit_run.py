@@ -108,3 +108,33 @@ def credssp_estate(tmp_path: Path, hv02: dict | None = None, **inventory: Any) -
         "hv02": host_dict("hv02", 2, **merge(CREDSSP_HOST, hv02 or {})),
     }
     return write_estate(tmp_path, hosts, {**TWO_HOSTS, **CREDSSP, **inventory})
+
+
+def audit_in_process(reports: Path, inventory: Path, *args: str) -> tuple[int, str]:
+    """The audit run by pytest.main in this process (fast enough for fuzzing); returns the exit
+    code and everything it printed."""
+    import gc
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    import pytest
+
+    from lmready.catalogue import suite_dir
+
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(out):
+        code = pytest.main(
+            [
+                str(suite_dir()),
+                f"--inventory={inventory}",
+                f"--html={reports / 'report.html'}",
+                f"--junitxml={reports / 'junit.xml'}",
+                f"--findings-json={reports / 'findings.json'}",
+                "-p",
+                "no:cacheprovider",
+                "-s",
+                *args,
+            ]
+        )
+    gc.unfreeze()  # the plugin freezes the run's objects; let them go between runs
+    return int(code), out.getvalue()

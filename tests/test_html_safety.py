@@ -8,8 +8,13 @@ event-handler attributes that lmready did not put there itself.
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
+import pytest
 from audit_run import run_audit, write_estate
 from factory import host_dict
 
@@ -141,3 +146,95 @@ def test_test_id_cell_is_escaped():
     plugin.escape_test_id(cells)
     assert not injected("".join(cells), {"td"})
     assert "&lt;img" in "".join(cells)
+
+
+# --- in a real browser -----------------------------------------------------------------------
+
+TITLE = "lmready: live migration readiness"
+TOKEN = "S3cr3tT0kenValue"
+
+
+def payload(marker: str) -> str:
+    """Markup that, if it ever runs, renames the page: the title then says which one ran."""
+    return (
+        f"<img src=x onerror=\"document.title='PWNED {marker}'\"><svg/onload=document.title='PWNED-{marker}'>"
+    )
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def rendered(page: Path, profile: Path) -> str:
+    """The DOM after the report's own script has rendered it (and any injected one has run)."""
+    proc = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={profile}",  # a profile of its own: other browsers may run at once
+            "--virtual-time-budget=5000",  # let load, error and timer events fire
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.skipif(
+    chromium() is None,
+    reason="chromium is not installed (Debian package chromium; .ci/install-system-packages.sh installs it)",
+)
+def test_no_script_runs_in_the_report_in_a_browser(tmp_path):
+    vm = {"name": payload("vm"), "state": "Off", "version": "11.0", "memory_bytes": 1, "switches": []}
+    hv01 = host_dict("hv01", 1, vms=[vm], cpu={"vendor": "GenuineIntel", "model": payload("cpu")})
+    hv02 = host_dict("hv02", 2, collection_problems=[payload("problem")])
+    inv = write_estate(
+        tmp_path,
+        {"hv01": hv01, "hv02": hv02},
+        {"hosts": [{"name": "hv01"}, {"name": "hv02"}], "pairs": [{"src": "hv01", "dst": "hv02"}]},
+    )
+    env = {
+        "GIT_BRANCH": payload("GIT_BRANCH"),  # Jenkins
+        "CI_COMMIT_REF_NAME": payload("CI_COMMIT_REF_NAME"),  # GitLab
+        "GIT_URL": f"https://ci-bot:{TOKEN}@git.example.com/infra/hyperv.git",
+        "BUILD_URL": f"https://{TOKEN}@jenkins.example.com/job/1/",
+    }
+    run = run_audit(
+        tmp_path / "out",
+        inv,
+        "--metadata",
+        "Deploy note",
+        payload("metadata"),
+        "--metadata",
+        "API_TOKEN",
+        TOKEN,
+        "--metadata-from-json",
+        json.dumps({"nested": {payload("key"): [payload("list")]}}),
+        "-v",  # pytest-metadata prints the metadata in the header too
+        env=env,
+    )
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "metadata: {" in run.stdout
+    assert TOKEN not in run.html and TOKEN not in run.stdout + run.stderr
+    assert "https://ci-bot:***@git.example.com" in run.html
+
+    # The data the report's script renders from is left out: only what it rendered counts.
+    dom = re.sub(
+        r'data-jsonblob="[^"]*"', "", rendered(tmp_path / "out" / "report.html", tmp_path / "profile")
+    )
+    # No injected script ran: the title is the report's own ...
+    assert f'<title id="head-title">{TITLE}</title>' in dom, dom[:500]
+    assert "PWNED" not in dom.split("</title>")[0]
+    # ... though the report's own script did run: it rendered the environment and the results ...
+    assert "<td>GIT_BRANCH</td>" in dom and "LMR-013" in dom
+    # ... with every payload in them as text.
+    for marker in ("GIT_BRANCH", "CI_COMMIT_REF_NAME", "metadata", "key", "list", "vm"):
+        assert f"document.title='PWNED-{marker}'&gt;" in dom, marker
+    assert TOKEN not in dom

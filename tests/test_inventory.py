@@ -129,7 +129,7 @@ def test_pairs_keep_order_and_direction(tmp_path):
         ("hosts: [{name: hv01}]\npairs: [{mesh: prod}]\n", "mesh names group 'prod', which is not defined"),
         (
             "hosts: [{name: hv01, winrm: {credential: nope}}]\n",
-            "uses credential 'nope', which is not defined",
+            "host 'hv01' names a credential that is not defined under credentials: (defined: none)",
         ),
         (
             "hosts: [{name: hv01, winrm: {port: 70000}}]\n",

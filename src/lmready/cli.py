@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lmready import __version__
 from lmready.catalogue import AREAS, load_catalogue, suite_dir
+from lmready.credentials import check_all as check_credentials
 from lmready.facts import json_schemas
 from lmready.fixes import FIXES
 
@@ -232,6 +233,10 @@ def snapshot(args: argparse.Namespace) -> int:
     except InventoryError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 4
+    missing = check_credentials(inventory)
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 4
 
     def progress(what: str, done: int, total: int) -> None:
         print(f"\r{what} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
@@ -269,6 +274,10 @@ def rollback(args: argparse.Namespace) -> int:
         inventory = load_inventory(Path(args.inventory))
     except InventoryError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
+        return 4
+    missing = check_credentials(inventory)
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
         return 4
     result = undo(journal, inventory)
     for outcome in result.outcomes:

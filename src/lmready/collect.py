@@ -62,18 +62,31 @@ def _read(path: Path, model: type[BaseModel], what: str, name: str):
         return FactsUnavailable(f"{what}: saved facts at {path} cannot be read ({exc.strerror}).")
     try:
         data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         return FactsUnavailable(
-            f"{what}: saved facts at {path} are not valid JSON ({exc}); take a new snapshot."
+            f"{what}: saved facts at {path} are not UTF-8 (byte {exc.start}); take a new snapshot."
         )
+    except json.JSONDecodeError as exc:
+        return FactsUnavailable(
+            f"{what}: saved facts at {path} are not valid JSON ({exc.msg} at line {exc.lineno}); "
+            "take a new snapshot."
+        )
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number; nesting deeper than Python's stack
+        why = "nested too deeply" if isinstance(exc, RecursionError) else "a number is too long"
+        return FactsUnavailable(f"{what}: saved facts at {path} cannot be read ({why}); take a new snapshot.")
     try:
         facts = model.model_validate(data)
+    except RecursionError:
+        return FactsUnavailable(
+            f"{what}: saved facts at {path} cannot be read (nested too deeply); take a new snapshot."
+        )
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
         return FactsUnavailable(
             f"{what}: saved facts at {path} do not match the facts schema "
-            f"({exc.error_count()} problems, first at {loc or 'top level'}: {first['msg']}); take a new snapshot."
+            f"({exc.error_count()} problems, first at {loc or 'top level'}: {msg}); take a new snapshot."
         )
     if facts.name.lower() != name.lower():
         return FactsUnavailable(

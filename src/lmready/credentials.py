@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from lmready.inventory import Credential
+from lmready.inventory import Credential, Inventory
 
 
 class CredentialError(Exception):
@@ -35,9 +35,10 @@ def resolve(name: str | None, credential: Credential | None) -> Secret | None:
     if credential.password_env:
         password = os.environ.get(credential.password_env)
         if password is None:
+            # The variable's name is not repeated: it may be the password, written there by mistake.
             raise CredentialError(
-                f"credential '{name}' reads the password from ${credential.password_env}, which is not set; "
-                "export it before the run."
+                f"credential '{name}': the environment variable its password_env names is not set; "
+                "export it before the run (password_env holds a variable's name, never the password)."
             )
         return Secret(username, password)
     if credential.keyring_service:
@@ -48,7 +49,13 @@ def resolve(name: str | None, credential: Credential | None) -> Secret | None:
                 f"credential '{name}' uses the keyring, but the keyring package is not installed; "
                 "pip install keyring, or use password_env."
             ) from None
-        password = keyring.get_password(credential.keyring_service, username)
+        try:
+            password = keyring.get_password(credential.keyring_service, username)
+        except Exception as exc:  # backends raise their own errors: none configured, locked, ...
+            raise CredentialError(
+                f"credential '{name}': the keyring could not be read ({type(exc).__name__}); "
+                "check that a keyring backend is configured and unlocked, or use password_env."
+            ) from None
         if password is None:
             raise CredentialError(
                 f"credential '{name}': the keyring has no password for {username} under service "
@@ -56,3 +63,17 @@ def resolve(name: str | None, credential: Credential | None) -> Secret | None:
             )
         return Secret(username, password)
     return Secret(username, "")
+
+
+def check_all(inventory: Inventory) -> list[str]:
+    """Resolve every credential a live audit will use, before anything is collected: a missing
+    one is one sentence now (a usage error), not the same error on every check of every host."""
+    names = [h.connection.credential for h in inventory.hosts.values()]
+    names += [d.credential for d in inventory.domains if d.auth != "kerberos"]
+    problems = []
+    for name in dict.fromkeys(n for n in names if n):
+        try:
+            resolve(name, inventory.credentials.get(name))
+        except CredentialError as exc:
+            problems.append(f"{inventory.path}: {exc}")
+    return problems

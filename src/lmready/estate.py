@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from lmready.facts import ComputerAccount, DomainFacts, HostFacts
 from lmready.inventory import Inventory, Policy
+from lmready.text import printable
 
 
 class FactsUnavailable(Exception):
@@ -13,8 +14,9 @@ class FactsUnavailable(Exception):
     is the reason shared by every check it stops (reports say it once), when there is one."""
 
     def __init__(self, message: str, cause: str = ""):
-        super().__init__(message)
-        self.cause = cause or message
+        # The sentence often quotes the host's own words: made printable here, once for every output.
+        super().__init__(printable(message))
+        self.cause = printable(cause) if cause else str(self)
 
 
 # Properties of HostFacts and the fields they are computed from.

@@ -8,11 +8,22 @@ exported as JSON Schema into ``schema/``.
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+
+from lmready.text import printable
 
 SCHEMA_VERSION = 1
 
@@ -44,7 +55,7 @@ def _enum_by_number_or_name(enum: type[StrEnum]):
             return members[value]
         if isinstance(value, str):
             text = value.strip()
-            if text.isdigit() and int(text) < len(members):
+            if text.isdecimal() and len(text) <= 2 and int(text) < len(members):
                 return members[int(text)]
             return by_lower.get(text.lower(), text)
         return value
@@ -69,8 +80,61 @@ def ListOf(item: Any) -> Any:
     return Annotated[list[item], BeforeValidator(_as_list)]
 
 
+# Facts come from hosts and directories, which may answer anything: values that checks parse
+# are validated here, so that a bad one is the host's error, never a crash inside a check.
+VERSION_PATTERN = r"^(\d{1,6}(\.\d{1,6}){0,3})?$"
+
+
+def _version(value: str) -> str:
+    if not re.fullmatch(VERSION_PATTERN, value):
+        raise ValueError("a version is up to four dot-separated numbers of at most 6 digits, like 9.0")
+    return value
+
+
+def _subnet(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError("not a subnet like 10.10.0.0/24 or fd00::/64") from None
+    return value
+
+
+def _ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value.split("%")[0])
+    except ValueError:
+        raise ValueError("not an IP address") from None
+    return value
+
+
+Version = Annotated[
+    str, AfterValidator(_version), WithJsonSchema({"type": "string", "pattern": VERSION_PATTERN})
+]
+Subnet = Annotated[str, AfterValidator(_subnet)]
+IpAddress = Annotated[str, AfterValidator(_ip)]
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printable(cls, data: Any) -> Any:
+        """Control characters, lone surrogates and the like in host text become visible escapes
+        here, once, so no output (terminal, HTML, XML, JSON) ever carries them raw.
+
+        One level only (strings and lists of strings): nested dicts are models that clean
+        their own, and a hostile document nested a thousand levels deep is no reason to recurse."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            printable(k) if isinstance(k, str) else k: printable(v)
+            if isinstance(v, str)
+            else [printable(x) if isinstance(x, str) else x for x in v]
+            if isinstance(v, list)
+            else v
+            for k, v in data.items()
+        }
 
 
 class OperatingSystem(Model):
@@ -95,7 +159,7 @@ class Migration(Model):
 
 
 class MigrationNetwork(Model):
-    subnet: str = Field(description="Get-VMMigrationNetwork .Subnet, e.g. 10.10.0.0/24")
+    subnet: Subnet = Field(description="Get-VMMigrationNetwork .Subnet, e.g. 10.10.0.0/24")
     priority: int = 0
 
     @property
@@ -104,7 +168,7 @@ class MigrationNetwork(Model):
 
 
 class Address(Model):
-    address: str
+    address: IpAddress
     prefix_length: int
 
     @property
@@ -125,7 +189,7 @@ class Smb(Model):
 class VirtualMachine(Model):
     name: str
     state: str = Field(description="Running, Off, Saved, ...")
-    version: str = Field(description="Get-VM .Version, e.g. '9.0'")
+    version: Version = Field(description="Get-VM .Version, e.g. '9.0'")
     memory_bytes: int = Field(description="memory assigned (running) or at startup (off)")
     switches: ListOf(str) = Field(default_factory=list)
     processor_compatibility: bool = False
@@ -142,10 +206,11 @@ class Cpu(Model):
 
 
 class Clock(Model):
-    """The host's clock and the runner's clock, read in the same round trip."""
+    """The host's clock and the runner's clock, read in the same round trip (both with a time
+    zone: a naive timestamp cannot be compared with another one)."""
 
-    host_utc: datetime
-    runner_utc: datetime
+    host_utc: AwareDatetime
+    runner_utc: AwareDatetime
 
     @property
     def offset_seconds(self) -> float:
@@ -161,7 +226,7 @@ class PortProbe(Model):
     """A TCP connect from this host to another host's migration address (pair round)."""
 
     dst: str = Field(description="inventory name of the destination host")
-    address: str
+    address: IpAddress
     port: int
     open: bool
 
@@ -181,14 +246,14 @@ class HostFacts(Model):
     computer_name: str
     domain: str
     part_of_domain: bool
-    collected_at: datetime
+    collected_at: AwareDatetime
     os: OperatingSystem
     hyperv: HyperV
     migration: Migration | None = Field(
         default=None, description="null when Get-VMHost could not be read (see unread)"
     )
     migration_networks: ListOf(MigrationNetwork) = Field(default_factory=list)
-    supported_versions: ListOf(str) = Field(
+    supported_versions: ListOf(Version) = Field(
         default_factory=list, description="Get-VMHostSupportedVersion .Version as strings"
     )
     addresses: ListOf(Address) = Field(default_factory=list)
@@ -216,7 +281,7 @@ class HostFacts(Model):
 
     @classmethod
     def not_collected(
-        cls, name: str, reason: str, collected_at: datetime, preflight: Preflight | None = None
+        cls, name: str, reason: str, collected_at: AwareDatetime, preflight: Preflight | None = None
     ) -> HostFacts:
         """A host whose facts could not be collected at all: everything but what the runner saw
         itself (the preflight, X5) is unread with the one reason."""
@@ -288,7 +353,7 @@ class DomainFacts(Model):
     netbios_name: str = ""
     sid: str = ""
     forest_root: str
-    collected_at: datetime
+    collected_at: AwareDatetime
     computers: ListOf(ComputerAccount) = Field(default_factory=list)
     trusts: ListOf(Trust) = Field(default_factory=list)
     bind_account: str = ""

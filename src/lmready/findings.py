@@ -18,6 +18,7 @@ from typing import Any
 
 from lmready.catalogue import CheckFailure, CheckMeta, CheckWarning, Severity
 from lmready.inventory import Waiver
+from lmready.text import printable_data
 
 OUTCOMES = ("passed", "fixed", "failed", "warning", "skipped", "error")
 
@@ -139,8 +140,18 @@ def write_findings_json(path: Path, header: dict[str, Any], findings: list[Findi
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:
-        out.write(json.dumps(header, indent=1)[:-1].rstrip() + ',\n "results": [\n')
+        out.write(_json(header, indent=1)[:-1].rstrip() + ',\n "results": [\n')
         for i, finding in enumerate(findings):
-            out.write(("," if i else "") + json.dumps(finding.as_record()) + "\n")
+            out.write(("," if i else "") + _json(finding.as_record()) + "\n")
         out.write("]}\n")
     tmp.replace(path)
+
+
+def _json(data: dict[str, Any], indent: int | None = None) -> str:
+    """ASCII JSON without lone surrogates (``"\\udc80"`` is an escape strict parsers reject).
+
+    Facts and inventory text are already printable; this keeps anything else (a path given on
+    the command line in a foreign encoding, say) from making the file unreadable. Only lines
+    that hold a surrogate escape at all are looked at twice."""
+    text = json.dumps(data, indent=indent)
+    return json.dumps(printable_data(data), indent=indent) if "\\ud" in text else text

@@ -7,10 +7,38 @@ pytest-html inserts row cells and details through innerHTML.
 
 from __future__ import annotations
 
-from html import escape
+import html
+from typing import Any
 
 from lmready.findings import Finding, count_label
+from lmready.text import printable, redact
 from lmready.verdict import Cause, PairReadiness, RunVerdict, Verdict
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, and printable: a lone surrogate would stop pytest-html writing the file."""
+    return html.escape(printable(text, newlines=True))
+
+
+def metadata_html(metadata: dict[str, Any]) -> dict[str, Any]:
+    """pytest-metadata's values as pytest-html may show them.
+
+    pytest-html inserts every value, the keys of dict values and whatever lies deeper through
+    innerHTML; the values are lmready's, CI variables (a branch name is anyone's choice) and
+    --metadata options. So: credentials removed (by variable name, in URLs, by token shape),
+    then every string escaped. Top-level keys are shown as text: only made printable."""
+    return {printable(str(k)): _html_data(redact(str(k), v)) for k, v in metadata.items()}
+
+
+def _html_data(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {escape(str(k)): _html_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_html_data(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return escape(str(value))
+
 
 # Above this many results, passed and not-applicable results leave pytest-html's table for a
 # compact list per check: the table renders every row at once in the browser, about 2 ms a

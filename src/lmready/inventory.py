@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lmready.facts import AuthenticationType, AuthType, PerfOption, PerformanceOption
-from lmready.yamlsource import Loc, Located, YamlError, dotted, load
+from lmready.yamlsource import Loc, Located, YamlError, dotted, load, may_be_secret
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -64,7 +64,11 @@ def _network(value: str) -> str:
 
 def _env_name(value: str) -> str:
     if not _ENV_NAME.match(value):
-        raise ValueError(f"'{value}' is not an environment variable name")
+        # Not quoted: a password written here by mistake must not be printed back.
+        raise ValueError(
+            "must be the name of an environment variable (letters, digits and underscores), "
+            "never the value itself"
+        )
     return value
 
 
@@ -222,7 +226,13 @@ class DomainEntry(Strict):
     def _url(cls, value: str) -> str:
         match = re.match(r"^(ldaps?)://([^/:]+)(?::(\d{1,5}))?/?$", value)
         if not match or (not is_dns_name(match.group(2)) and not is_ip(match.group(2))):
-            raise ValueError(f"'{value}' is not an LDAP URL like ldaps://dc01.corp.example.com")
+            if "@" in value:  # user:password@ in the URL: never printed back
+                raise ValueError(
+                    "holds a user name or password (user:password@); put the URL without them "
+                    "here and name a credential with credential:"
+                )
+            shown = re.split(r"[?#]", value)[0]
+            raise ValueError(f"'{shown}' is not an LDAP URL like ldaps://dc01.corp.example.com")
         return value
 
     @model_validator(mode="after")
@@ -464,9 +474,11 @@ def _reference_problems(data: dict[str, Any], located: Located) -> list[str]:
 
     def credential(name: Any, loc: Loc, whose: str) -> None:
         if isinstance(name, str) and name not in credentials:
+            # The name is not repeated: a password written here by mistake must not be printed.
+            defined = ", ".join(f"'{c}'" for c in credentials) or "none"
             problems.append(
-                f"{located.where(loc)}: {whose} uses credential '{name}', which is not defined "
-                "under credentials:; define it or fix the name."
+                f"{located.where(loc)}: {whose} names a credential that is not defined under "
+                f"credentials: (defined: {defined}); write one of those names here, never a password."
             )
 
     defaults = data.get("defaults")
@@ -549,6 +561,8 @@ def _explain(exc: ValidationError, located: Located, root: type[BaseModel]) -> l
         elif kind == "value_error":
             message = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{where}: {path_text}: {message}.")
+        elif may_be_secret(loc):
+            problems.append(f"{where}: {path_text}: {_lower_first(err['msg'])} (value not shown); fix it.")
         else:
             shown = repr(err.get("input"))
             if len(shown) > 60:

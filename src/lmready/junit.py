@@ -19,15 +19,13 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from lmready.findings import Finding, count_label, counts
-
-
-def _clean(text: str) -> str:
-    """XML 1.0 forbids most control characters; hosts can send anything."""
-    return "".join(c if c in "\t\n\r" or ord(c) >= 0x20 else f"\\x{ord(c):02x}" for c in text)
+from lmready.text import xml_text
 
 
 def _attr(text: str) -> str:
-    return quoteattr(_clean(text))
+    # XML 1.0 forbids most control characters, lone surrogates and U+FFFE/U+FFFF; hosts can
+    # send anything, and one such character makes the whole file unreadable.
+    return quoteattr(xml_text(text))
 
 
 def _testcase(f: Finding) -> str:

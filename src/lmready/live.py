@@ -281,10 +281,7 @@ def migration_addresses(facts: HostFacts, limit: int = 4) -> list[str]:
     addresses = []
     networks = [n.network for n in facts.migration_networks]
     for a in facts.addresses:
-        try:
-            ip = a.ip
-        except ValueError:
-            continue
+        ip = a.ip  # validated by the facts model
         if ip.is_loopback or ip.is_link_local:
             continue
         if networks and not facts.migration.use_any_network and not any(ip in n for n in networks):

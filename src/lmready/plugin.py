@@ -21,10 +21,11 @@ import pytest
 from lmready import __version__
 from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
+from lmready.credentials import check_all as check_credentials
 from lmready.estate import Estate, FactsUnavailable
 from lmready.facts import HostFacts
 from lmready.findings import Finding, counts, judge_failure, write_findings_json
-from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, row_cells, summary_html
+from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, metadata_html, row_cells, summary_html
 from lmready.inventory import Inventory, InventoryError, load_inventory
 from lmready.items import CheckItem, run_protocol
 from lmready.junit import write_junit
@@ -276,6 +277,10 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--remediate {config.option.remediate} needs the hosts themselves, not saved facts; "
             "audit live (an inventory without facts: and no --facts-dir)."
         )
+    if facts_dir is None and not config.option.collectonly:
+        missing = check_credentials(inventory)  # once here, not on every check of every host
+        if missing:
+            raise pytest.UsageError("\n".join(missing))
 
     if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
         # No test paths given and no ini naming them (outside a checkout, or pytest took
@@ -370,16 +375,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     metadata = session.config.stash.get(metadata_key, None)
     if metadata is not None:
-        # pytest-html inserts these values as HTML: escape them.
-        metadata["lmready"] = escape(__version__)
-        metadata["Inventory"] = escape(str(audit.inventory.path))
-        metadata["Facts"] = escape(audit.source)
-        metadata["Operator"] = escape(audit.operator)
-        metadata["Started (UTC)"] = escape(audit.started.isoformat(timespec="seconds"))
-        metadata["Gate severity"] = escape(str(audit.gate))
+        metadata["lmready"] = __version__
+        metadata["Inventory"] = str(audit.inventory.path)
+        metadata["Facts"] = audit.source
+        metadata["Operator"] = audit.operator
+        metadata["Started (UTC)"] = audit.started.isoformat(timespec="seconds")
+        metadata["Gate severity"] = str(audit.gate)
         weak = audit.weak_transports()
         if weak:
-            metadata["Weak transports (as the inventory asks)"] = escape("; ".join(weak))
+            metadata["Weak transports (as the inventory asks)"] = "; ".join(weak)
+        # Every value, pytest-metadata's CI variables included, is inserted by pytest-html as
+        # HTML (and shown by pytest -v): redacted and escaped here, before pytest-html (trylast)
+        # and the terminal header read them.
+        shown = metadata_html(metadata)
+        metadata.clear()
+        metadata.update(shown)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -474,8 +484,8 @@ class HtmlHooks:
         outcomes = getattr(report, "outcomes", None)
         if not isinstance(outcomes, dict) or "xfailed" not in outcomes:
             return
-        # Warnings and waived failures travel as pytest's xfail; name the filter for what it holds.
-        outcomes["xfailed"]["label"] = "Warnings and waivers"
+        # Results that do not block travel as pytest's xfail; name the filter for what it holds.
+        outcomes["xfailed"]["label"] = "Not blocking (warnings, waived, below the gate)"
         if self.audit.compact_html:
             outcomes["passed"]["label"] = "Passed (listed above the table)"
             outcomes["skipped"]["label"] = "Skipped (listed above the table)"

@@ -19,6 +19,7 @@ from pypsrp.wsman import WSMan
 
 from lmready.credentials import Secret
 from lmready.inventory import Host
+from lmready.text import printable
 
 
 class RemoteError(Exception):
@@ -94,11 +95,13 @@ def open_session(host: Host, secret: Secret | None) -> Session:
 
 
 def first_line(text: str, default: str | None = None) -> str:
-    """The first line of an error text, without its full stop (sentences are built around it)."""
+    """The first line of an error text, without its full stop (sentences are built around it).
+
+    The text is the host's: made printable, since it reaches the terminal and the reports."""
     lines = text.strip().splitlines()
     if not lines:
-        return text if default is None else default
-    return lines[0].rstrip(".")
+        return printable(text) if default is None else default
+    return printable(lines[0].rstrip("."))
 
 
 def explain(host: Host, exc: BaseException, what: str) -> str:

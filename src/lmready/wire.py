@@ -101,6 +101,14 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise WireError(f"the host's answer is not JSON ({exc.msg} at character {exc.pos})") from None
+    except ValueError:  # int() refuses numbers of more than 4,300 digits
+        raise WireError("the host's answer holds a number too long to read") from None
+    except RecursionError:
+        raise WireError("the host's answer is nested too deeply to read") from None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value: Any) -> list[Any]:
@@ -112,7 +120,8 @@ def _list(value: Any) -> list[Any]:
 def _enum(value: Any, names: dict[int, str]) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return names.get(value, str(value))
-    if isinstance(value, str) and value.strip().isdigit():
+    # isdecimal, not isdigit: int() refuses '²'; and no enum number is longer than 5 digits.
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 5:
         return names.get(int(value), value)
     return value
 
@@ -142,6 +151,7 @@ def parse_host(
         if isinstance(f, dict)
     }
     rule = doc.get("firewall_rule")
+    os_, session = _dict(doc.get("os")), _dict(doc.get("session"))
     try:
         return HostFacts.model_validate(
             {
@@ -151,8 +161,8 @@ def parse_host(
                 "part_of_domain": _bool(doc.get("part_of_domain")),
                 "collected_at": runner_utc,
                 "os": {
-                    "caption": (doc.get("os") or {}).get("caption", ""),
-                    "build": (doc.get("os") or {}).get("build", 0),
+                    "caption": os_.get("caption", ""),
+                    "build": os_.get("build", 0),
                 },
                 "hyperv": {
                     "feature_installed": features.get("Hyper-V", False),
@@ -204,8 +214,8 @@ def parse_host(
                 "free_memory_bytes": doc.get("free_memory_bytes") or 0,
                 "clock": {"host_utc": doc.get("clock_utc"), "runner_utc": runner_utc},
                 "session": {
-                    "user": str((doc.get("session") or {}).get("user", "")),
-                    "group_sids": [str(s) for s in _list((doc.get("session") or {}).get("group_sids"))],
+                    "user": str(session.get("user", "")),
+                    "group_sids": [str(s) for s in _list(session.get("group_sids"))],
                 },
                 "credential_guard_running": doc.get("credential_guard_running"),
                 "preflight": preflight,
@@ -213,10 +223,13 @@ def parse_host(
                 "script_errors": script_errors,
             }
         )
+    except RecursionError:
+        raise WireError("the host's answer is nested too deeply to read") from None
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise WireError(f"the host's answer does not fit the facts model ({where}: {first['msg']})") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise WireError(f"the host's answer does not fit the facts model ({where}: {msg})") from None
 
 
 def _unread(problems: Any) -> tuple[dict[str, str], list[str]]:
