@@ -1,8 +1,15 @@
 """REQUIREMENTS.md section 1: what the article requires of both hosts (R1-R5)."""
 
-from lmready.catalogue import Severity, check, fail, require
+from lmready.catalogue import Severity, check, fail, require, warn
 from lmready.estate import HostView, PairView
-from lmready.windows import OLDEST_SUPPORTED_BUILD, os_name, version_key, version_range
+from lmready.windows import (
+    OLDEST_SUPPORTED_BUILD,
+    VERSIONS_2012_R2,
+    WINDOWS_SERVER_2012_R2,
+    os_name,
+    version_key,
+    version_range,
+)
 
 ADMINISTRATORS = "S-1-5-32-544"
 HYPERV_ADMINISTRATORS = "S-1-5-32-578"
@@ -40,14 +47,23 @@ def test_hyperv_role(host: HostView):
         problems.append("Hyper-V feature not installed")
     if f.hyperv.vmms_status.lower() != "running":
         problems.append(f"vmms service {f.hyperv.vmms_status}")
-    if f.os.build < OLDEST_SUPPORTED_BUILD:
+    legacy = f.os.build == WINDOWS_SERVER_2012_R2
+    if f.os.build < OLDEST_SUPPORTED_BUILD and not legacy:
         problems.append(f"{os_name(f.os.build)} (build {f.os.build}) is not supported")
     if problems:
         fail(
             observed="; ".join(problems),
-            expected="Hyper-V installed, vmms Running, Windows Server 2016 or later",
+            expected="Hyper-V installed, vmms Running, Windows Server 2012 R2 or later (2016 or later "
+            "to stay in support)",
             fix=f"on {host}: Install-WindowsFeature Hyper-V -IncludeManagementTools -Restart, "
             "Start-Service vmms, or upgrade the OS",
+        )
+    if legacy:
+        # REQUIREMENTS.md R2: the article's 2012 R2 -> 2016 path; out of support, so advisory only.
+        warn(
+            observed=f"{os_name(f.os.build)} (build {f.os.build}), out of support since October 2023",
+            expected="Windows Server 2016 or later",
+            fix=f"move the VMs off {host} (2012 R2 hosts take configuration version 5.0 only) and upgrade it",
         )
 
 
@@ -60,7 +76,10 @@ def test_hyperv_role(host: HostView):
     fix="update-vm-version",
 )
 def test_vm_configuration_versions(pair: PairView):
-    supported = {version_key(v) for v in pair.dst.facts.supported_versions}
+    listed = pair.dst.facts.supported_versions
+    if not listed and pair.dst.facts.os.build == WINDOWS_SERVER_2012_R2:
+        listed = list(VERSIONS_2012_R2)  # no Get-VMHostSupportedVersion there: 5.0 by its build
+    supported = {version_key(v) for v in listed}
     oldest, newest = min(supported, default=()), max(supported, default=())
     too_old, too_new, unlisted = [], [], []
     for vm in pair.src.facts.vms:
@@ -84,7 +103,7 @@ def test_vm_configuration_versions(pair: PairView):
         )
     fail(
         observed=f"VMs {', '.join(too_old + too_new + unlisted)}",
-        expected=f"versions {pair.dst} supports ({version_range(pair.dst.facts.supported_versions)})",
+        expected=f"versions {pair.dst} supports ({version_range(listed)})",
         fix="; ".join(steps),
     )
 
@@ -144,7 +163,8 @@ def test_domain_trust(pair: PairView):
 def test_management_tools(host: HostView):
     require(
         host.facts.hyperv.powershell_module,
-        observed="Hyper-V PowerShell module missing",
+        observed="Hyper-V PowerShell module missing (so lmready could not read the host's Hyper-V "
+        "settings and VMs either)",
         expected="feature Hyper-V-PowerShell installed",
         fix=f"on {host}: Install-WindowsFeature Hyper-V-PowerShell",
     )

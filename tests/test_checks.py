@@ -6,7 +6,7 @@ import pytest
 from factory import account, domain_facts, host, host_dict, host_facts, pair
 
 from lmready.catalogue import CheckFailure, CheckWarning, Severity, load_catalogue
-from lmready.estate import Estate, FactsUnavailable, require_directory
+from lmready.estate import Estate, FactsUnavailable, ReadFacts, require_directory
 from lmready.facts import HostFacts
 from lmready.inventory import Policy, load_inventory
 
@@ -85,7 +85,12 @@ def test_r2_hyperv_role():
     passes("R2", host())
     fails("R2", host(host_facts(hyperv={"vmms_status": "Stopped"})), "vmms service Stopped")
     fails("R2", host(host_facts(hyperv={"feature_installed": False})), "not installed")
-    fails("R2", host(host_facts(os={"build": 9600})), "Windows Server 2012 R2")
+    # 2012 R2 is out of support but the article's path to 2016: a warning; anything older fails.
+    warns("R2", host(host_facts(os={"build": 9600})), "Windows Server 2012 R2", "out of support", "upgrade")
+    fails("R2", host(host_facts(os={"build": 9200})), "build 9200", "not supported")
+    fails(
+        "R2", host(host_facts(os={"build": 9600}, hyperv={"vmms_status": "Stopped"})), "vmms service Stopped"
+    )
 
 
 def test_r3_configuration_versions():
@@ -100,6 +105,16 @@ def test_r3_configuration_versions():
     gap = host_facts(vms=[{"name": "odd", "state": "Off", "version": "8.4", "memory_bytes": 1}])
     exc = fails("R3", pair(gap, host_facts("hv02", 2)), "odd (8.4) cannot move")
     assert "Update-VMVersion" not in exc.fix
+
+
+def test_r3_windows_server_2012_r2_supports_5_0():
+    """2012 R2 has no Get-VMHostSupportedVersion: the parser gives it 5.0 by its build (test_wire),
+    and the check does too for saved facts that list nothing."""
+    v5 = host_facts(vms=[{"name": "erp", "state": "Off", "version": "5.0", "memory_bytes": 1}])
+    r2 = host_facts("hv02", 2, os={"build": 9600}, supported_versions=[])
+    passes("R3", pair(v5, r2))
+    exc = fails("R3", pair(dst=r2), "vm-hv01 (9.0)", "cannot be lowered")
+    assert exc.expected == "versions hv02 supports (5.0)"
 
 
 def test_r3_compares_versions_as_numbers():
@@ -130,7 +145,8 @@ def test_r4_same_domain_and_trusts():
 
 def test_r5_management_tools():
     passes("R5", host())
-    fails("R5", host(host_facts(hyperv={"powershell_module": False})), "Install-WindowsFeature")
+    exc = fails("R5", host(host_facts(hyperv={"powershell_module": False})), "module missing")
+    assert exc.fix == "on hv01: Install-WindowsFeature Hyper-V-PowerShell"
 
 
 # --- A: authentication ------------------------------------------------------------------------
@@ -204,14 +220,40 @@ def test_a3_cross_domain_kerberos():
 
 
 def test_a4_credssp():
+    credssp = {"authentication_type": "CredSSP"}
     skips("A4", host(), "needs CredSSP")
-    warns("A4", host(host_facts(migration={"authentication_type": "CredSSP"})), "source host")
-    exc = fails(
-        "A4",
-        host(host_facts(os={"build": 26100}, migration={"authentication_type": "CredSSP"})),
-        "Credential Guard",
+    warns("A4", host(host_facts(migration=credssp, credential_guard_running=False)), "source host")
+    # Credential Guard running breaks CredSSP on any version.
+    for build in (17763, 20348, 26100):
+        exc = fails(
+            "A4",
+            host(host_facts(os={"build": build}, migration=credssp, credential_guard_running=True)),
+            "Credential Guard running on hv01",
+        )
+        assert exc.severity == Severity.HIGH and "Kerberos" in exc.fix
+    passes_2025_off = host(host_facts(os={"build": 26100}, migration=credssp, credential_guard_running=False))
+    warns("A4", passes_2025_off, "source host")
+    # 2025 with the state unknown: a warning that says why it matters.
+    exc = warns("A4", host(host_facts(os={"build": 26100}, migration=credssp)), "Windows Server 2025")
+    assert "unknown" in exc.observed
+    unread = host_facts(
+        os={"build": 26100},
+        migration=credssp,
+        unread={"credential_guard_running": "Win32_DeviceGuard: denied"},
     )
-    assert exc.severity == Severity.HIGH
+    warns("A4", host(ReadFacts(unread, "hv01")), "unknown (Win32_DeviceGuard: denied)")
+    # Before 2025 an unread state is an error, never a warning or a pass.
+    unread_2022 = host_facts(
+        migration=credssp, unread={"credential_guard_running": "Win32_DeviceGuard: denied"}
+    )
+    with pytest.raises(FactsUnavailable, match="Win32_DeviceGuard: denied"):
+        run("A4", host(ReadFacts(unread_2022, "hv01")))
+    # Will turn on at the upgrade: a heuristic, and the message says so.
+    pending = host_facts(
+        migration=credssp, credential_guard_running=False, isolated_credentials_root_secret=True
+    )
+    exc = warns("A4", host(pending), "IsolatedCredentialsRootSecret", "heuristic", "after an upgrade")
+    assert "Kerberos" in exc.fix
 
 
 def test_a5_unconstrained_delegation():
@@ -309,14 +351,30 @@ def test_x1_switches():
 
 def test_x2_processors():
     passes("X2", pair())
-    fails("X2", pair(dst=host_facts("hv02", 2, cpu={"vendor": "AuthenticAMD"})), "Intel and AMD")
-    other_model = host_facts("hv02", 2, cpu={"model": "Xeon E5-2690"})
-    fails("X2", pair(dst=other_model), "vm-hv01")
+    # Padding and repeated spaces of Win32_Processor.Name are no difference.
+    padded = host_facts("hv02", 2, cpu={"model": "  Xeon  Gold 6338 "})
+    passes("X2", pair(dst=padded))
+    exc = fails("X2", pair(dst=host_facts("hv02", 2, cpu={"vendor": "AuthenticAMD"})), "Intel and AMD")
+    assert "vm-hv01" in exc.observed and "cannot bridge vendors" in exc.expected
+    # Compatibility mode cannot bridge vendors either.
     compat = host_dict()
     compat["vms"][0]["processor_compatibility"] = True
-    passes("X2", pair(HostFacts.model_validate(compat), other_model))
+    compat = HostFacts.model_validate(compat)
+    fails("X2", pair(compat, host_facts("hv02", 2, cpu={"vendor": "AuthenticAMD"})), "GenuineIntel")
+    other_model = host_facts("hv02", 2, cpu={"model": "Xeon E5-2690"})
+    exc = warns("X2", pair(dst=other_model), "same vendor (GenuineIntel)", "Xeon Gold 6338 / Xeon E5-2690")
+    assert "vm-hv01" in exc.observed and "Compare-VM -Name <vm> -DestinationHost hv02" in exc.fix
+    assert "CompatibilityForMigrationEnabled $true" in exc.fix
+    passes("X2", pair(compat, other_model))
+    # An unknown model or vendor is said to be unknown, never different.
+    exc = warns("X2", pair(dst=host_facts("hv02", 2, cpu={"model": ""})), "model unknown on hv02")
+    assert "different" not in exc.observed and "?" not in exc.observed
     unknown = [host_facts(n, i, cpu={"model": ""}) for n, i in (("hv01", 1), ("hv02", 2))]
-    fails("X2", pair(*unknown), "vm-hv01")
+    warns("X2", pair(*unknown), "model unknown on hv01 and hv02")
+    exc = warns(
+        "X2", pair(dst=host_facts("hv02", 2, cpu={"vendor": "", "model": ""})), "vendor unknown on hv02"
+    )
+    assert "AMD" not in str(exc)
 
 
 def test_x3_clock_skew():

@@ -161,10 +161,12 @@ def test_without_hyperv_the_cmdlets_fail_into_problems(hyperv, message):
         "Hyper-V": host.state.hyperv.feature_installed,
         "Hyper-V-PowerShell": host.state.hyperv.powershell_module,
     }
-    # Not a connection error: the host is audited, with what Hyper-V would have told unread.
+    # Not a connection error: the host is audited, with what Hyper-V would have told unread; without
+    # the module the reason is R5's, with its fix.
     facts = wire.parse_host(json.dumps(doc), "lab-hv01", datetime.now(UTC))
     assert facts.migration is None
-    assert facts.unread["migration"] == f"Get-VMHost: {message.format('Get-VMHost')}"
+    reason = wire.NO_HYPERV_MODULE if message == NOT_RECOGNIZED else f"Get-VMHost: {message}"
+    assert facts.unread["migration"] == reason
     assert facts.unread.keys() == {"migration", "migration_networks", "supported_versions", "vms", "switches"}
 
 
@@ -176,15 +178,19 @@ def test_a_missing_vmms_service_is_a_fact_not_a_problem():
 
 
 def test_windows_server_2012_r2_lacks_supported_versions_and_device_guard():
+    # 2012 R2 has no Get-VMHostSupportedVersion and no DeviceGuard namespace: its versions are 5.0 by
+    # its build, and it has no Credential Guard; neither is unread (REQUIREMENTS.md R3, A4).
     old = state(
         "lab-hv04", os={"caption": "Windows Server 2012 R2", "build": 9600}, credential_guard_running=None
     )
     facts = collect(lab(lab_hv04=old)["lab-hv04"])
-    assert facts.unread == {
-        "supported_versions": "Get-VMHostSupportedVersion: "
-        + NOT_RECOGNIZED.format("Get-VMHostSupportedVersion"),
-        "credential_guard_running": "Win32_DeviceGuard: Invalid namespace",
-    }
+    assert facts.unread == {}
+    assert facts.supported_versions == ["5.0"]
+    assert facts.credential_guard_running is False
+    # A missing module on 2012 R2 is R5's reason, not a list of 5.0.
+    bare = state("lab-hv04", os={"build": 9600}, hyperv={"powershell_module": False})
+    facts = collect(lab(lab_hv04=bare)["lab-hv04"])
+    assert facts.unread["supported_versions"] == wire.NO_HYPERV_MODULE and facts.supported_versions == []
 
 
 def test_malformed_json_is_refused_by_the_parser():

@@ -202,7 +202,14 @@ class HostFacts(Model):
     free_memory_bytes: int
     clock: Clock
     session: Session
-    credential_guard_running: bool | None = None
+    credential_guard_running: bool | None = Field(
+        default=None, description="Win32_DeviceGuard SecurityServicesRunning has 1; false before 2016"
+    )
+    isolated_credentials_root_secret: bool | None = Field(
+        default=None,
+        description="HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\MSV1_0 has IsolatedCredentialsRootSecret: "
+        "a sign that Credential Guard turns on at the upgrade (a heuristic, A4)",
+    )
     probes: ListOf(PortProbe) = Field(default_factory=list)
     preflight: Preflight | None = None
     unread: dict[str, str] = Field(

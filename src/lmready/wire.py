@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lmready.facts import HostFacts, PortProbe, Preflight
+from lmready.windows import OLDEST_SUPPORTED_BUILD, VERSIONS_2012_R2, WINDOWS_SERVER_2012_R2
 
 WIRE_VERSION = 2
 COLLECT_MARKER = "# lmready:collect-host v2"
@@ -68,7 +69,14 @@ FACT_FIELDS: dict[str, tuple[str, ...]] = {
     "switches": ("switches",),
     "cpu": ("cpu",),
     "credential_guard": ("credential_guard_running",),
+    "credential_guard_upgrade": ("isolated_credentials_root_secret",),
 }
+# Facts read with cmdlets of the Hyper-V PowerShell module: without the module they are unread
+# because of R5, and the reason says so (REQUIREMENTS.md R5: a failure of R5, not a connection error).
+HYPERV_MODULE_FIELDS = ("migration", "migration_networks", "supported_versions", "vms", "switches")
+NO_HYPERV_MODULE = (
+    "the Hyper-V PowerShell module is not installed (see R5: Install-WindowsFeature Hyper-V-PowerShell)"
+)
 
 
 class WireError(Exception):
@@ -125,6 +133,13 @@ def _bool(value: Any) -> bool:
     return bool(value)
 
 
+def _int(value: Any) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
 def parse_host(
     text: str | bytes, name: str, runner_utc: datetime, preflight: Preflight | None = None
 ) -> HostFacts:
@@ -141,6 +156,26 @@ def parse_host(
         for f in _list(doc.get("features"))
         if isinstance(f, dict)
     }
+    build = _int((doc.get("os") or {}).get("build"))
+    supported_versions = [str(v) for v in _list(doc.get("supported_versions"))]
+    module = "hyperv" not in unread and features.get("Hyper-V-PowerShell", False)
+    if not module and "hyperv" not in unread:
+        for field in HYPERV_MODULE_FIELDS:
+            if field in unread:
+                unread[field] = NO_HYPERV_MODULE
+    elif (
+        build == WINDOWS_SERVER_2012_R2
+        and "supported_versions" in unread
+        and "not recognized" in unread["supported_versions"]
+    ):
+        # 2012 R2 predates Get-VMHostSupportedVersion: its one version is known by its build.
+        del unread["supported_versions"]
+        supported_versions = list(VERSIONS_2012_R2)
+    guard = doc.get("credential_guard_running")
+    if build and build < OLDEST_SUPPORTED_BUILD:
+        # Before 2016 the DeviceGuard WMI namespace does not exist: no Credential Guard at all.
+        unread.pop("credential_guard_running", None)
+        guard = False
     rule = doc.get("firewall_rule")
     try:
         return HostFacts.model_validate(
@@ -169,7 +204,7 @@ def parse_host(
                     "maximum_migrations": vmhost.get("MaximumVirtualMachineMigrations"),
                 },
                 "migration_networks": _list(doc.get("migration_networks")),
-                "supported_versions": [str(v) for v in _list(doc.get("supported_versions"))],
+                "supported_versions": supported_versions,
                 "addresses": _list(doc.get("addresses")),
                 "firewall_rule": None
                 if not isinstance(rule, dict)
@@ -207,7 +242,8 @@ def parse_host(
                     "user": str((doc.get("session") or {}).get("user", "")),
                     "group_sids": [str(s) for s in _list((doc.get("session") or {}).get("group_sids"))],
                 },
-                "credential_guard_running": doc.get("credential_guard_running"),
+                "credential_guard_running": guard,
+                "isolated_credentials_root_secret": doc.get("isolated_credentials_root_secret"),
                 "preflight": preflight,
                 "unread": unread,
                 "script_errors": script_errors,

@@ -198,11 +198,20 @@ def collection_document(
     )
     doc["cpu"] = Hashtable(vendor=state.cpu.vendor, model=state.cpu.model)
     doc["session"] = Hashtable(user=state.session.user, group_sids=list(state.session.group_sids))
-    # Before Windows Server 2016 the DeviceGuard WMI namespace does not exist.
-    no_guard = "Invalid namespace " if state.credential_guard_running is None else None
-    guard = read("credential_guard", "Win32_DeviceGuard", no_guard, lambda: state.credential_guard_running)
-    if guard is not None:
-        doc["credential_guard_running"] = guard
+    # Before Windows Server 2016 the DeviceGuard WMI namespace does not exist, which the script
+    # reports as false (no Credential Guard), not as a problem.
+    if state.os.build < BUILD_2016 and "Win32_DeviceGuard" not in denied:
+        doc["credential_guard_running"] = False
+    else:
+        guard = read("credential_guard", "Win32_DeviceGuard", None, lambda: state.credential_guard_running)
+        if guard is not None:
+            doc["credential_guard_running"] = guard
+    doc["isolated_credentials_root_secret"] = read(
+        "credential_guard_upgrade",
+        "IsolatedCredentialsRootSecret",
+        None,
+        lambda: state.isolated_credentials_root_secret,
+    )
     doc["problems"] = problems
     return doc
 
