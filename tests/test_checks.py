@@ -122,25 +122,107 @@ def test_r3_compares_versions_as_numbers():
     passes("R3", pair(vm, host_facts("hv02", 2, supported_versions=["9.0", "10.0"])))
 
 
-def test_r4_same_domain_and_trusts():
+def forest(root: str, *children: str, trusts: list | None = None) -> list:
+    """A forest's domains as facts: its root (holding ``trusts``) and child domains."""
+    names = [root, *children]
+    return [
+        domain_facts(
+            n, computers=[], forest_root=root, forest_domains=names, trusts=trusts if n == root else []
+        )
+        for n in names
+    ]
+
+
+def r4(dst_domain: str, domains: list, **changes) -> object:
+    return pair(dst=host_facts("hv05", 5, domain=dst_domain, **changes), domains=domains)
+
+
+def test_r4_same_domain_same_forest_and_workgroup():
     passes("R4", pair())
-    fails(
+    exc = fails(
         "R4", pair(dst=host_facts("hv02", 2, part_of_domain=False, domain="WORKGROUP")), "not domain-joined"
     )
-    rd = host_facts("hv05", 5, domain="rd.example.net")
-    corp_d = domain_facts(trusts=[{"partner": "rd.example.net", "direction": 3}])
-    rd_d = domain_facts("rd.example.net", computers=[], trusts=[])
-    passes("R4", pair(dst=rd, domains=[corp_d, rd_d]))
-    one_way = domain_facts(trusts=[{"partner": "rd.example.net", "direction": 2}])
-    fails("R4", pair(dst=rd, domains=[one_way, rd_d]), "without a two-way trust")
-    # Two one-way trusts, seen from both sides, make a two-way one.
-    back = domain_facts(
-        "rd.example.net", computers=[], trusts=[{"partner": "corp.example.com", "direction": 2}]
+    assert "workgroup" in exc.fix and "failover cluster" in exc.fix and "Add-Computer" in exc.fix
+    # A child domain of the source's forest: parent-child and tree-root trusts are transitive.
+    corp = forest("corp.example.com", "emea.corp.example.com", "other-tree.example.org")
+    passes("R4", r4("emea.corp.example.com", corp))
+    passes("R4", r4("other-tree.example.org", corp))
+
+
+TWO_WAY_FOREST = {"partner": "partner.example.net", "direction": 3, "attributes": 0x8}
+
+
+def test_r4_forest_trust_joins_every_domain_of_both_forests():
+    # hv05 sits in a child domain of the partner forest; the forest trust is on the roots only.
+    both = forest("corp.example.com", trusts=[TWO_WAY_FOREST]) + forest(
+        "partner.example.net", "child.partner.example.net"
     )
-    passes("R4", pair(dst=rd, domains=[one_way, back]))
-    fails("R4", pair(dst=rd, domains=[corp_d]), "no directory facts for hv05")
-    same_forest = domain_facts("rd.example.net", computers=[], forest_root="corp.example.com")
-    passes("R4", pair(dst=rd, domains=[domain_facts(), same_forest]))
+    passes("R4", r4("child.partner.example.net", both))
+    passes("R4", r4("partner.example.net", both))
+    # Seen from the partner root alone (the corp side only lists its own forest).
+    seen_there = forest("corp.example.com") + forest(
+        "partner.example.net",
+        "child.partner.example.net",
+        trusts=[{"partner": "corp.example.com", "direction": 3, "attributes": 0x8}],
+    )
+    passes("R4", r4("child.partner.example.net", seen_there))
+
+
+def test_r4_external_trust_joins_only_its_two_domains():
+    external = {"partner": "partner.example.net", "direction": 3, "attributes": 0x4}
+    both = forest("corp.example.com", trusts=[external]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    passes("R4", r4("partner.example.net", both))
+    exc = fails("R4", r4("child.partner.example.net", both), "no forest trust between corp.example.com")
+    assert "external trust between corp.example.com and child.partner.example.net" in exc.observed
+
+
+def test_r4_one_way_trusts_fail():
+    one_way = {**TWO_WAY_FOREST, "direction": 2}
+    both = forest("corp.example.com", trusts=[one_way]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    exc = fails("R4", r4("child.partner.example.net", both), "one-way forest trust")
+    assert "corp.example.com trusts partner.example.net only" in exc.observed
+    # Two one-way trusts, seen from both sides, make a two-way one.
+    back = forest(
+        "partner.example.net",
+        "child.partner.example.net",
+        trusts=[{**one_way, "partner": "corp.example.com"}],
+    )
+    passes("R4", r4("child.partner.example.net", forest("corp.example.com", trusts=[one_way]) + back))
+
+
+def test_r4_selective_authentication_warns_with_what_to_grant():
+    selective = {**TWO_WAY_FOREST, "attributes": 0x8 | 0x10}
+    both = forest("corp.example.com", trusts=[selective]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    exc = warns("R4", r4("child.partner.example.net", both), "selective authentication")
+    assert "'Allowed to authenticate' on the computer object of hv05" in exc.fix
+    assert "hv01's computer account" in exc.fix
+
+
+def test_r4_unread_domains_are_errors_never_passes():
+    both = forest("corp.example.com", trusts=[TWO_WAY_FOREST]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    # The destination's domain is not under directory: in the inventory.
+    with pytest.raises(FactsUnavailable, match="child.partner.example.net has no entry under directory"):
+        run("R4", r4("child.partner.example.net", both[:1]))
+    # Both forest roots unread: a forest trust cannot be seen.
+    children = [
+        d for d in forest("corp.example.com", "emea.corp.example.com") if d.name.startswith("emea")
+    ] + [d for d in forest("partner.example.net", "child.partner.example.net") if d.name.startswith("child")]
+    emea = pair(
+        host_facts(domain="emea.corp.example.com"),
+        host_facts("hv05", 5, domain="child.partner.example.net"),
+        domains=children,
+    )
+    with pytest.raises(FactsUnavailable, match="add corp.example.com or partner.example.net under directory"):
+        run("R4", emea)
+    # A domain whose collection failed makes the whole view an error (Estate.host_view raises).
 
 
 def test_r5_management_tools():

@@ -251,13 +251,17 @@ class ComputerAccount(Model):
 
 
 class Trust(Model):
-    """A trustedDomain object under CN=System."""
+    """A trustedDomain object under CN=System (MS-ADTS 6.1.6.7)."""
 
     partner: str
     flat_name: str = ""
     direction: int = Field(description="1 inbound, 2 outbound, 3 two-way")
-    trust_type: int = 2
-    attributes: int = 0
+    trust_type: int = Field(default=2, description="1 downlevel, 2 uplevel (Active Directory), 3 MIT")
+    attributes: int = Field(
+        default=0,
+        description="trustAttributes: 0x1 NON_TRANSITIVE, 0x4 QUARANTINED_DOMAIN, 0x8 FOREST_TRANSITIVE, "
+        "0x10 CROSS_ORGANIZATION (selective authentication), 0x20 WITHIN_FOREST",
+    )
 
 
 class DomainFacts(Model):
@@ -267,12 +271,21 @@ class DomainFacts(Model):
     netbios_name: str = ""
     sid: str = ""
     forest_root: str
+    forest_domains: ListOf(str) = Field(
+        default_factory=list, description="DNS names of every domain of the forest (crossRef objects)"
+    )
     collected_at: datetime
     computers: ListOf(ComputerAccount) = Field(default_factory=list)
     trusts: ListOf(Trust) = Field(default_factory=list)
     bind_account: str = ""
     bind_account_is_domain_admin: bool | None = None
 
+
+# trustAttributes and trustDirection (MS-ADTS 6.1.6.7.9, 6.1.6.7.12) that R4 reads.
+TRUST_INBOUND, TRUST_OUTBOUND, TRUST_TWO_WAY = 1, 2, 3
+TRUST_FOREST_TRANSITIVE = 0x8
+TRUST_CROSS_ORGANIZATION = 0x10
+TRUST_WITHIN_FOREST = 0x20
 
 # userAccountControl flags that the delegation checks read.
 UAC_ACCOUNTDISABLE = 0x2
