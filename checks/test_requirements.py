@@ -127,10 +127,6 @@ class _Link:
     selective: bool = False
 
 
-def _forest(domain: DomainFacts) -> set[str]:
-    return {n.lower() for n in (*domain.forest_domains, domain.name, domain.forest_root)}
-
-
 def _links(pair: PairView, a: str, b: str, root_a: str, root_b: str) -> list[_Link]:
     """The trusts that can join domain a to domain b, from every trust object read (MS-ADTS
     6.1.6.7.9; "How trust relationships work for forests in Active Directory"): a forest trust
@@ -189,7 +185,7 @@ def test_domain_trust(pair: PairView):
     da, db = _directory_of(pair, pair.src), _directory_of(pair, pair.dst)
     a, b = da.name.lower(), db.name.lower()
     root_a, root_b = da.forest_root.lower(), db.forest_root.lower()
-    if root_a == root_b or b in _forest(da) or a in _forest(db):
+    if root_a == root_b:
         return  # domains of one forest trust each other (parent-child and tree-root trusts)
     links = _links(pair, a, b, root_a, root_b)
     two_way = [link for link in links if link.direction == TRUST_TWO_WAY]

@@ -162,7 +162,6 @@ def test_trusts(facts):
         4,
         0x18,
     )
-    assert facts.forest_domains == [DOMAIN]  # the crossRefs of the forest's domains
     trusted = trusts["trusted.example.test"]
     assert (trusted.flat_name, trusted.direction, trusted.trust_type, trusted.attributes) == (
         "TRUSTED",
@@ -237,7 +236,7 @@ def test_a5_flags_unconstrained_delegation(facts):
 def other_forest(root: str, *children: str) -> list[DomainFacts]:
     """A forest lmready read elsewhere: its root (without trusts of its own) and child domains."""
     names = [root, *children]
-    return [domain_facts(n, computers=[], forest_root=root, forest_domains=names) for n in names]
+    return [domain_facts(n, computers=[], forest_root=root) for n in names]
 
 
 def r4(facts: DomainFacts, dst_domain: str, *others: DomainFacts) -> str:

@@ -324,17 +324,15 @@ class _Reader:
                 "has no defaultNamingContext); point the URL at a DC."
             )
         forest_nc = _text(root, "rootDomainNamingContext") or domain_nc
-        # Every domain of the forest has a crossRef here (systemFlags FLAG_CR_NTDS_DOMAIN 0x2;
-        # application partitions lack it): R4's "all domains of one forest trust each other".
         partitions = {
             _text(attrs, "nCName").lower(): attrs
             for _, attrs in self._search(
                 f"CN=Partitions,{_text(root, 'configurationNamingContext')}",
-                "(objectClass=crossRef)",
+                f"(&(objectClass=crossRef)(|(nCName={escape_filter_chars(domain_nc)})"
+                f"(nCName={escape_filter_chars(forest_nc)})))",
                 ldap3.LEVEL,
-                ["nCName", "dnsRoot", "nETBIOSName", "systemFlags"],
+                ["nCName", "dnsRoot", "nETBIOSName"],
             )
-            if int(_text(attrs, "systemFlags") or 0) & 0x2 or _text(attrs, "nETBIOSName")
         }
         own = partitions.get(domain_nc.lower(), {})
         name = _text(own, "dnsRoot") or _dns_name(domain_nc)
@@ -355,9 +353,6 @@ class _Reader:
             netbios_name=_text(own, "nETBIOSName"),
             sid=sid,
             forest_root=_text(partitions.get(forest_nc.lower(), {}), "dnsRoot") or _dns_name(forest_nc),
-            forest_domains=sorted(
-                {(_text(attrs, "dnsRoot") or _dns_name(nc)).lower() for nc, attrs in partitions.items()}
-            ),
             collected_at=datetime.now(UTC),
             computers=self._computers(domain_nc, hosts),
             trusts=self._trusts(domain_nc),

@@ -271,9 +271,6 @@ class DomainFacts(Model):
     netbios_name: str = ""
     sid: str = ""
     forest_root: str
-    forest_domains: ListOf(str) = Field(
-        default_factory=list, description="DNS names of every domain of the forest (crossRef objects)"
-    )
     collected_at: datetime
     computers: ListOf(ComputerAccount) = Field(default_factory=list)
     trusts: ListOf(Trust) = Field(default_factory=list)
