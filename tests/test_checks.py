@@ -404,14 +404,53 @@ def test_n4_shared_network():
     skips("N4", pair(dst=host_facts("hv02", 2, migration={"use_any_network": True})), "any network")
 
 
-def test_n5_port_6600():
+def probe_6600(is_open: bool, address: str = "10.10.0.12", error: str = "") -> dict:
+    return {"dst": "hv02", "address": address, "port": 6600, "open": is_open, "error": error}
+
+
+def test_n5_rule_of_the_effective_policy_without_a_probe():
     passes("N5", pair())
-    fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False})), "disabled")
+    exc = fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False})), "disabled")
+    assert exc.fix == "on hv02: Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope"
     fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule=None)), "missing")
-    closed = host_facts(probes=[{"dst": "hv02", "address": "10.10.0.12", "port": 6600, "open": False}])
-    fails("N5", pair(closed), "TCP 6600 closed from hv01 to 10.10.0.12")
-    both = fails("N5", pair(closed, host_facts("hv02", 2, firewall_rule={"enabled": False})))
-    assert "disabled" in both.observed and "closed" in both.observed
+    blocked = host_facts("hv02", 2, firewall_rule={"action": "Block"})
+    fails("N5", pair(dst=blocked), "set to Block")
+    # Group Policy owns the rule: the fix is in the GPO, not Enable-NetFirewallRule.
+    gpo = host_facts("hv02", 2, firewall_rule={"enabled": False, "source": "GroupPolicy"})
+    exc = fails("N5", pair(dst=gpo), "disabled by Group Policy")
+    assert "Group Policy object" in exc.fix and "Enable-NetFirewallRule" not in exc.fix
+    # Every profile off: nothing is filtered, whatever the rule.
+    off = [{"name": n, "enabled": False} for n in ("Domain", "Private", "Public")]
+    passes("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False}, firewall_profiles=off)))
+    one_on = [*off[:2], {"name": "Public", "enabled": True}]
+    fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False}, firewall_profiles=one_on)))
+
+
+def test_n5_the_live_probe_decides():
+    # Open passes whatever the rule says (the local rule may be off while Group Policy allows it).
+    opened = host_facts(probes=[probe_6600(True)])
+    passes("N5", pair(opened, host_facts("hv02", 2, firewall_rule={"enabled": False})))
+    passes("N5", pair(opened, host_facts("hv02", 2, firewall_rule=None)))
+    # Closed fails, explained with the rule's state.
+    closed = host_facts(probes=[probe_6600(False, error="no answer within 2000 ms")])
+    exc = fails("N5", pair(closed), "TCP 6600 closed from hv01 to 10.10.0.12 (no answer within 2000 ms)")
+    assert "enabled, so something between the hosts blocks it" in exc.observed
+    assert "KB 4558514" in exc.fix
+    exc = fails("N5", pair(closed, host_facts("hv02", 2, firewall_rule={"enabled": False})), "rule")
+    assert "disabled" in exc.observed and exc.fix.endswith(
+        "Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope"
+    )
+    # Dual stack: one address answering is enough; every closed one is named.
+    dual = [probe_6600(False, "fd00:10::12", "no answer"), probe_6600(True)]
+    passes("N5", pair(host_facts(probes=dual)))
+    both_closed = host_facts(probes=[dual[0], probe_6600(False, error="refused")])
+    fails("N5", pair(both_closed), "fd00:10::12 (no answer), 10.10.0.12 (refused)")
+    # The probe decided; an unread rule only lacks the explanation.
+    unread = host_facts("hv02", 2, unread={"firewall_rule": "Get-NetFirewallRule: Access is denied."})
+    exc = fails("N5", pair(closed, ReadFacts(unread, "hv02")), "could not be read", "Access is denied")
+    # Without a probe an unread rule is an error, never a pass.
+    with pytest.raises(FactsUnavailable, match="Access is denied"):
+        run("N5", pair(dst=ReadFacts(unread, "hv02")))
 
 
 def test_n6_simultaneous():

@@ -118,7 +118,8 @@ def test_collection_text_is_what_windows_powershell_prints():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", doc["clock_utc"])  # ToString('o')
     assert doc["os"]["build"] == "20348"  # [string]$os.BuildNumber
     assert doc["part_of_domain"] is True and doc["smb_multichannel"] is True
-    assert doc["firewall_rule"] == {"name": RULE, "enabled": "True"}  # [string] of the Enabled enum
+    # [string] of the Enabled and Action enums
+    assert doc["firewall_rule"] == {"name": RULE, "enabled": "True", "action": "Allow", "source": ""}
     assert doc["vmhost"]["VirtualMachineMigrationAuthenticationType"] == "Kerberos"
     assert doc["vmhost"]["VirtualMachineMigrationPerformanceOption"] == "Compression"
     assert doc["vmhost"]["MaximumVirtualMachineMigrations"] == 2
@@ -222,6 +223,75 @@ def test_probe_answers_follow_the_firewall_rule():
     }
     assert hosts["lab-hv03"].run_script(f"Enable-NetFirewallRule -Name {RULE}").errors == []
     assert probe(hosts["lab-hv01"], targets[1:2]) == {("lab-hv03", 6600): True}
+
+
+DUAL_STACK = [
+    {"address": "10.20.0.12", "prefix_length": 24},
+    {"address": "fd00:20::12", "prefix_length": 64},
+]
+
+
+def probed(host: HyperVHost, targets: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    result = host.run_script(wire.probe_script(targets))
+    assert result.terminating is None, result.terminating
+    return [(p.address, p.open, p.error) for p in wire.parse_probes(result.output[0])]
+
+
+def test_probes_reach_ipv6_and_dual_stack_destinations_each_on_its_own():
+    hosts = lab(
+        lab_hv02=state("lab-hv02", addresses=DUAL_STACK),
+        lab_hv03=state("lab-hv03", addresses=[{"address": "fd00:20::13", "prefix_length": 64}]),
+    )
+    targets = [
+        {"dst": "lab-hv02", "address": "10.20.0.12", "port": 6600},
+        {"dst": "lab-hv02", "address": "fd00:20::12", "port": 6600},
+        {"dst": "lab-hv03", "address": "fd00:20::13", "port": 6600},  # rule disabled there
+        {"dst": "bad", "address": "not-an-address", "port": 6600},
+        {"dst": "bad", "address": "10.20.0.12", "port": 70000},
+    ]
+    assert probed(hosts["lab-hv01"], targets) == [
+        ("10.20.0.12", True, ""),
+        ("fd00:20::12", True, ""),
+        ("fd00:20::13", False, "no answer within 2000 ms"),
+        (
+            "not-an-address",
+            False,
+            'Exception calling "Parse" with "1" argument(s): "An invalid IP address was specified."',
+        ),
+        (
+            "10.20.0.12",
+            False,
+            'Exception calling "ConnectAsync" with "2" argument(s): "Specified argument was out of the range of '
+            'valid values.\r\nParameter name: port"',
+        ),
+    ]
+
+
+def test_an_ipv4_only_tcpclient_fails_on_ipv6_as_windows_does():
+    """The bug this script had: new TcpClient() is IPv4 only, and with Stop the first IPv6 target
+    ends the whole round. The lab models it, so a regression of the script fails here."""
+    old = wire.probe_script([{"dst": "lab-hv02", "address": "fd00:20::12", "port": 6600}]).replace(
+        "New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $ip.AddressFamily",
+        "New-Object System.Net.Sockets.TcpClient",
+    )
+    result = lab(lab_hv02=state("lab-hv02", addresses=DUAL_STACK))["lab-hv01"].run_script(old)
+    assert "An address incompatible with the requested protocol was used" in result.terminating
+
+
+def test_probe_answers_follow_the_effective_firewall():
+    off = [{"name": n, "enabled": False} for n in ("Domain", "Private", "Public")]
+    hosts = lab(
+        lab_hv02=state("lab-hv02", firewall_rule={"action": "Block"}),
+        lab_hv03=state("lab-hv03", firewall_profiles=off),  # its rule is disabled, the firewall off
+    )
+    targets = [
+        {"dst": "lab-hv02", "address": "10.20.0.12", "port": 6600},
+        {"dst": "lab-hv03", "address": "10.20.0.13", "port": 6600},
+    ]
+    assert [(a, o) for a, o, _ in probed(hosts["lab-hv01"], targets)] == [
+        ("10.20.0.12", False),
+        ("10.20.0.13", True),
+    ]
 
 
 def test_one_probe_answers_a_list_and_quotes_survive():

@@ -113,7 +113,19 @@ class Address(Model):
 
 
 class FirewallRule(Model):
+    """VIRT-MIGL-In-TCP-NoScope as the effective policy has it (Get-NetFirewallRule -PolicyStore
+    ActiveStore: local and Group Policy rules merged)."""
+
     name: str
+    enabled: bool
+    action: str = Field(default="Allow", description="Allow or Block")
+    source: str = Field(default="", description="PolicyStoreSourceType: Local, GroupPolicy, ...")
+
+
+class FirewallProfile(Model):
+    """Get-NetFirewallProfile -PolicyStore ActiveStore: a disabled profile filters nothing."""
+
+    name: str = Field(description="Domain, Private or Public")
     enabled: bool
 
 
@@ -164,6 +176,9 @@ class PortProbe(Model):
     address: str
     port: int
     open: bool
+    error: str = Field(
+        default="", description="why it is not open: refused, no answer, or the probe's own error"
+    )
 
 
 class Preflight(Model):
@@ -193,7 +208,11 @@ class HostFacts(Model):
     )
     addresses: ListOf(Address) = Field(default_factory=list)
     firewall_rule: FirewallRule | None = Field(
-        default=None, description="VIRT-MIGL-In-TCP-NoScope; null when the rule does not exist"
+        default=None,
+        description="VIRT-MIGL-In-TCP-NoScope in the effective policy; null when the rule does not exist",
+    )
+    firewall_profiles: ListOf(FirewallProfile) = Field(
+        default_factory=list, description="the effective firewall profiles; empty when not reported"
     )
     smb: Smb
     vms: ListOf(VirtualMachine) = Field(default_factory=list)

@@ -19,7 +19,7 @@ from lmready.windows import OLDEST_SUPPORTED_BUILD, VERSIONS_2012_R2, WINDOWS_SE
 
 WIRE_VERSION = 2
 COLLECT_MARKER = "# lmready:collect-host v2"
-PROBE_MARKER = "# lmready:probe-ports v1"
+PROBE_MARKER = "# lmready:probe-ports v2"
 
 # Enum numbers as Windows PowerShell 5.1 prints them when a value is not cast to [string].
 VM_STATES = {
@@ -49,6 +49,9 @@ SERVICE_STATES = {
 SWITCH_TYPES = {0: "Private", 1: "Internal", 2: "External"}
 # NetSecurity's Enabled enum: True = 1, False = 2.
 GPO_BOOLEAN = {1: True, 2: False}
+# NetSecurity.Action (NotConfigured = 0, Allow = 2, Block = 4) and PolicyStoreType.
+FIREWALL_ACTIONS = {0: "NotConfigured", 2: "Allow", 4: "Block"}
+POLICY_STORE_SOURCES = {0: "None", 1: "Local", 2: "GroupPolicy", 3: "Dynamic", 4: "Generated", 5: "Hardcoded"}
 
 
 # What one read of the collection script ("fact" in its problems) feeds in HostFacts: when the
@@ -63,6 +66,7 @@ FACT_FIELDS: dict[str, tuple[str, ...]] = {
     "supported_versions": ("supported_versions",),
     "addresses": ("addresses",),
     "firewall_rule": ("firewall_rule",),
+    "firewall_profiles": ("firewall_profiles",),
     "rdma": ("smb",),
     "smb_client": ("smb",),
     "vms": ("vms",),
@@ -211,7 +215,14 @@ def parse_host(
                 else {
                     "name": str(rule.get("name", "")),
                     "enabled": _bool(rule.get("enabled")),
+                    "action": str(_enum(rule.get("action"), FIREWALL_ACTIONS) or "Allow"),
+                    "source": str(_enum(rule.get("source"), POLICY_STORE_SOURCES) or ""),
                 },
+                "firewall_profiles": [
+                    {"name": str(_enum(p.get("name"), {})), "enabled": _bool(p.get("enabled"))}
+                    for p in _list(doc.get("firewall_profiles"))
+                    if isinstance(p, dict)
+                ],
                 "smb": {
                     "rdma_enabled": _bool(doc.get("rdma_enabled")),
                     "multichannel_enabled": _bool(doc.get("smb_multichannel")),
@@ -273,7 +284,7 @@ def parse_probes(text: str | bytes) -> list[PortProbe]:
     doc = loads(text)
     try:
         return [
-            PortProbe.model_validate({**p, "open": _bool(p.get("open"))})
+            PortProbe.model_validate({**p, "open": _bool(p.get("open")), "error": str(p.get("error") or "")})
             for p in _list(doc)
             if isinstance(p, dict)
         ]

@@ -60,13 +60,24 @@ $facts.addresses = @(Read-Fact 'addresses' 'Get-NetIPAddress' {
         @{ address = [string]$_.IPAddress; prefix_length = [int]$_.PrefixLength }
     }
 })
-# A rule that does not exist is a fact (null); any other error (access denied) leaves it unread.
+# The effective policy (ActiveStore: local and Group Policy rules merged), not the local store: a
+# rule Group Policy disables or adds is invisible in the local one. A rule that does not exist is a
+# fact (null); any other error (access denied) leaves it unread. An enabled rule wins over a copy.
 try {
-    $rule = Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
-    $facts.firewall_rule = @{ name = [string]$rule.Name; enabled = [string]$rule.Enabled }
+    $rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Name 'VIRT-MIGL-In-TCP-NoScope')
+    $rule = @($rules | Sort-Object { [string]$_.Enabled -ne 'True' })[0]
+    $facts.firewall_rule = @{
+        name = [string]$rule.Name; enabled = [string]$rule.Enabled
+        action = [string]$rule.Action; source = [string]$rule.PolicyStoreSourceType
+    }
 } catch {
     if ([string]$_.CategoryInfo.Category -ne 'ObjectNotFound') { Add-Problem 'firewall_rule' 'Get-NetFirewallRule' $_ }
 }
+$facts.firewall_profiles = @(Read-Fact 'firewall_profiles' 'Get-NetFirewallProfile' {
+    Get-NetFirewallProfile -PolicyStore ActiveStore | ForEach-Object {
+        @{ name = [string]$_.Name; enabled = [string]$_.Enabled }
+    }
+})
 $facts.rdma_enabled = @(Read-Fact 'rdma' 'Get-NetAdapterRdma' {
     Get-NetAdapterRdma | Where-Object { $_.Enabled } | ForEach-Object { [string]$_.Name }
 }).Count -gt 0
