@@ -81,6 +81,40 @@ def test_r1_operator_rights():
     assert "CORP\\auditor" in exc.observed
 
 
+def operator(uac: int = 0x200, protected: bool = False, name: str = "CORP\\auditor") -> dict:
+    return {
+        "name": name,
+        "dn": "CN=auditor,CN=Users,DC=corp,DC=example,DC=com",
+        "user_account_control": uac,
+        "protected_user": protected,
+    }
+
+
+def test_r1_operator_must_be_delegable():
+    passes("R1", host(domain=domain_facts(operators=[operator()])))
+    exc = fails(
+        "R1",
+        host(domain=domain_facts(operators=[operator(protected=True)])),
+        "CORP\\auditor is in Protected Users",
+    )
+    assert "remove CORP\\auditor from Protected Users" in exc.fix
+    exc = fails(
+        "R1",
+        host(domain=domain_facts(operators=[operator(0x200 | 0x100000)])),
+        "'Account is sensitive and cannot be delegated' (NOT_DELEGATED 0x100000)",
+    )
+    assert "Account tab" in exc.fix
+    # The operator not found in its own domain: an error, never a pass.
+    with pytest.raises(
+        FactsUnavailable, match=r"the operator CORP\\auditor was not found in corp\.example\.com"
+    ):
+        run("R1", host(domain=domain_facts(operators=[])))
+    # An operator of another domain is not judged here; without a directory only the groups are.
+    other = host_facts(session={"user": "PARTNER\\ops"})
+    passes("R1", host(other, domain=domain_facts(operators=[])))
+    passes("R1", host())
+
+
 def test_r2_hyperv_role():
     passes("R2", host())
     fails("R2", host(host_facts(hyperv={"vmms_status": "Stopped"})), "vmms service Stopped")

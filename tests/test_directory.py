@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import ldap3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,7 +17,7 @@ from factory import domain_facts, host_facts
 from lmready.catalogue import CheckFailure, load_catalogue
 from lmready.credentials import Secret
 from lmready.directory import DirectoryError, collect_domain
-from lmready.estate import HostView, PairView
+from lmready.estate import FactsUnavailable, HostView, PairView
 from lmready.facts import DomainFacts
 from lmready.inventory import DomainEntry, Policy
 from lmready.lab.samba import SambaDC, SambaError, load_directory, parse_directory, samba_available
@@ -33,7 +34,13 @@ PASSWORDS = {user.name: user.password for user in load_directory().users}
 EXTRA = {
     "realm": "LAB.EXAMPLE.TEST",
     "netbios": "LAB",
-    "users": [{"name": "blind", "password": "Lab-Blind-2026!"}],
+    "users": [
+        {"name": "blind", "password": "Lab-Blind-2026!"},
+        # Operators that Kerberos may not delegate (R1): nested in Protected Users, and NOT_DELEGATED.
+        {"name": "guarded", "password": "Lab-Guarded-2026!", "groups": ["Guarded Operators"]},
+        {"name": "sensitive", "password": "Lab-Sensitive-2026!"},
+    ],
+    "groups": [{"name": "Guarded Operators", "groups": ["Protected Users"]}],
     "computers": [
         {
             "name": "LAB-HV05",
@@ -63,6 +70,9 @@ def dc(samba_dc):
     """The session's domain controller, with the states the lab hosts do not show."""
     samba_dc.apply(EXTRA)
     samba_dc.deny_read("blind")
+    # NORMAL_ACCOUNT | NOT_DELEGATED ("Account is sensitive and cannot be delegated")
+    sensitive = f"CN=sensitive,CN=Users,{samba_dc.base_dn}"
+    samba_dc._admin().modify(sensitive, {"userAccountControl": [(ldap3.MODIFY_REPLACE, ["1049088"])]})
     return samba_dc
 
 
@@ -278,6 +288,35 @@ def test_r4_one_way_fails_and_selective_warns(facts):
         "CheckWarning: forest trust lab.example.test <-> selective.example.test uses selective"
     )
     assert "'Allowed to authenticate' on the computer object of far-hv01" in outcome
+
+
+def test_r1_operator_delegability_read_from_the_directory(dc):
+    operators = ["LAB\\auditor", "LAB\\guarded", "LAB\\sensitive", "LAB\\nobody", "OTHER\\auditor"]
+    facts = collect(dc, operators=operators)
+    read = {a.name: (a.protected_user, bool(a.user_account_control & 0x100000)) for a in facts.operators}
+    assert read == {
+        "LAB\\auditor": (False, False),
+        "LAB\\guarded": (True, False),  # through a group nested in Protected Users
+        "LAB\\sensitive": (False, True),
+    }
+
+    def r1(user: str) -> str:
+        host = host_facts(
+            "lab-hv01", 1, domain=DOMAIN, session={"user": user, "group_sids": ["S-1-5-32-544"]}
+        )
+        try:
+            CHECKS["R1"](HostView("lab-hv01", host, Policy(), facts))
+        except CheckFailure as exc:
+            return exc.observed
+        return "passed"
+
+    assert r1("LAB\\auditor") == "passed"
+    assert r1("LAB\\guarded") == "LAB\\guarded is in Protected Users"
+    assert r1("LAB\\sensitive") == (
+        "LAB\\sensitive is marked 'Account is sensitive and cannot be delegated' (NOT_DELEGATED 0x100000)"
+    )
+    with pytest.raises(FactsUnavailable, match=r"was not found in lab\.example\.test"):
+        r1("LAB\\nobody")
 
 
 # --- transports, binds and failures -----------------------------------------------------------

@@ -269,6 +269,16 @@ class ComputerAccount(Model):
     resource_based_delegation_set: bool = False
 
 
+class OperatorAccount(Model):
+    """The account that runs migrations (the session user of the host facts), as the directory has
+    it: REQUIREMENTS.md R1/A2, it must be delegable for Kerberos."""
+
+    name: str = Field(description="DOMAIN\\user, as the hosts reported the session user")
+    dn: str
+    user_account_control: int
+    protected_user: bool = Field(description="member of Protected Users (RID 525), nested groups included")
+
+
 class Trust(Model):
     """A trustedDomain object under CN=System (MS-ADTS 6.1.6.7)."""
 
@@ -293,6 +303,9 @@ class DomainFacts(Model):
     collected_at: datetime
     computers: ListOf(ComputerAccount) = Field(default_factory=list)
     trusts: ListOf(Trust) = Field(default_factory=list)
+    operators: ListOf(OperatorAccount) = Field(
+        default_factory=list, description="the operator accounts of this domain that the hosts reported"
+    )
     bind_account: str = ""
     bind_account_is_domain_admin: bool | None = None
 
