@@ -70,6 +70,7 @@ def offline_estate(tmp_path: Path, lab: Lab) -> Path:
         Secret(env[LDAP_USER_ENV], env[LDAP_PASSWORD_ENV]),
         members,
         tls_server_name=entry.tls_server_name,
+        operators=sorted({f.session.user for f in SCENARIO.hosts.values()}),
     )
     (tmp_path / "facts" / "domains").mkdir()
     (tmp_path / "facts" / "domains" / f"{entry.name}.json").write_text(domain.model_dump_json())
