@@ -7,7 +7,7 @@
 $ErrorActionPreference = 'Stop'
 # No @() around ConvertFrom-Json: Windows PowerShell 5.1 emits a JSON array as one object.
 $targets = ConvertFrom-Json -InputObject '{targets}'
-$probes = foreach ($t in $targets) {
+$probes = @(foreach ($t in $targets) {
     $p = @{ target = $t; client = $null; task = $null; error = '' }
     try {
         $ip = [System.Net.IPAddress]::Parse([string]$t.address)
@@ -15,7 +15,7 @@ $probes = foreach ($t in $targets) {
         $p.task = $p.client.ConnectAsync($ip, [int]$t.port)
     } catch { $p.error = [string]$_.Exception.Message }
     $p
-}
+})
 $tasks = @($probes | Where-Object { $null -ne $_.task } | ForEach-Object { $_.task })
 if ($tasks.Count -gt 0) {
     try { [void][Threading.Tasks.Task]::WaitAll([Threading.Tasks.Task[]]$tasks, {timeout_ms}) } catch { }
