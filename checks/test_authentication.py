@@ -131,7 +131,7 @@ def test_credssp_limits(host: HostView):
             fix=kerberos,
             severity=Severity.HIGH,
         )
-    if guard is None:
+    if guard is None and build >= WINDOWS_SERVER_2025:
         reason = raw.unread.get("credential_guard_running", "not reported")
         warn(
             observed=f"CredSSP on {os_name(build)}, which turns Credential Guard on by default; its "

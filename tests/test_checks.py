@@ -357,6 +357,9 @@ def test_a4_credssp():
         unread={"credential_guard_running": "Win32_DeviceGuard: denied"},
     )
     warns("A4", host(ReadFacts(unread, "hv01")), "unknown (Win32_DeviceGuard: denied)")
+    # Before 2025 a state the host did not report is no claim of default enablement.
+    exc = warns("A4", host(host_facts(migration=credssp)), "CredSSP")
+    assert "by default" not in exc.observed
     # Before 2025 an unread state is an error, never a warning or a pass.
     unread_2022 = host_facts(
         migration=credssp, unread={"credential_guard_running": "Win32_DeviceGuard: denied"}
