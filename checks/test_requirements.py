@@ -239,7 +239,7 @@ def test_domain_trust(pair: PairView):
         raise FactsUnavailable(
             f"{pair}: {s.domain} and {d.domain} are in different forests ({root_a}, {root_b}) and a forest "
             f"trust is kept by the forest roots, whose trusts were not read; add {root_a} or {root_b} under "
-            "directory: in the inventory."
+            "directory: in the inventory, or fix the error its collection reported."
         )
     if links:
         seen = "; ".join(
