@@ -111,13 +111,44 @@ def test_cross_domain_kerberos(pair: PairView):
 def test_credssp_limits(host: HostView):
     auth = host.facts.migration.authentication_type
     applies_only_if(auth == AuthenticationType.CREDSSP, "CredSSP", f"{auth}")
-    if host.facts.os.build >= WINDOWS_SERVER_2025 and host.facts.credential_guard_running is not False:
+    # Credential Guard "considerations and known issues": CredSSP cannot delegate credentials
+    # while Credential Guard runs, on any version; Windows Server 2025 turns it on by default on
+    # domain-joined servers that are not DCs.
+    raw = host.facts.raw if hasattr(host.facts, "raw") else host.facts
+    build = host.facts.os.build
+    guard = None if "credential_guard_running" in raw.unread else raw.credential_guard_running
+    if guard is None and build < WINDOWS_SERVER_2025:
+        guard = host.facts.credential_guard_running  # unread: an error naming the reason
+    kerberos = (
+        f"Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos on {host} and configure "
+        "constrained delegation"
+    )
+    if guard:
         fail(
-            observed=f"CredSSP on {os_name(host.facts.os.build)}, where Credential Guard is on by default",
-            expected="Kerberos with constrained delegation",
-            fix=f"Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos on {host} and "
-            "configure constrained delegation",
+            observed=f"CredSSP with Credential Guard running on {host} ({os_name(build)})",
+            expected="Kerberos with constrained delegation (CredSSP cannot delegate credentials while "
+            "Credential Guard runs)",
+            fix=kerberos,
             severity=Severity.HIGH,
+        )
+    if guard is None and build >= WINDOWS_SERVER_2025:
+        reason = raw.unread.get("credential_guard_running", "not reported")
+        warn(
+            observed=f"CredSSP on {os_name(build)}, which turns Credential Guard on by default; its "
+            f"state on {host} is unknown ({reason})",
+            expected="Kerberos with constrained delegation, or Credential Guard known to be off",
+            fix=kerberos,
+        )
+    pending = (
+        None if "isolated_credentials_root_secret" in raw.unread else raw.isolated_credentials_root_secret
+    )
+    if pending:
+        warn(
+            observed=f"CredSSP on {host}, where IsolatedCredentialsRootSecret is present under "
+            "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\MSV1_0: Credential Guard will likely run after "
+            "an upgrade (a heuristic: Microsoft documents this value for client upgrades)",
+            expected="Kerberos with constrained delegation before upgrading the host",
+            fix=kerberos,
         )
     warn(
         observed="CredSSP",

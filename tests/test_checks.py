@@ -6,7 +6,7 @@ import pytest
 from factory import account, domain_facts, host, host_dict, host_facts, pair
 
 from lmready.catalogue import CheckFailure, CheckWarning, Severity, load_catalogue
-from lmready.estate import Estate, FactsUnavailable, require_directory
+from lmready.estate import Estate, FactsUnavailable, ReadFacts, require_directory
 from lmready.facts import HostFacts
 from lmready.inventory import Policy, load_inventory
 
@@ -81,11 +81,50 @@ def test_r1_operator_rights():
     assert "CORP\\auditor" in exc.observed
 
 
+def operator(uac: int = 0x200, protected: bool = False, name: str = "CORP\\auditor") -> dict:
+    return {
+        "name": name,
+        "dn": "CN=auditor,CN=Users,DC=corp,DC=example,DC=com",
+        "user_account_control": uac,
+        "protected_user": protected,
+    }
+
+
+def test_r1_operator_must_be_delegable():
+    passes("R1", host(domain=domain_facts(operators=[operator()])))
+    exc = fails(
+        "R1",
+        host(domain=domain_facts(operators=[operator(protected=True)])),
+        "CORP\\auditor is in Protected Users",
+    )
+    assert "remove CORP\\auditor from Protected Users" in exc.fix
+    exc = fails(
+        "R1",
+        host(domain=domain_facts(operators=[operator(0x200 | 0x100000)])),
+        "'Account is sensitive and cannot be delegated' (NOT_DELEGATED 0x100000)",
+    )
+    assert "Account tab" in exc.fix
+    # The operator not found in its own domain: an error, never a pass.
+    with pytest.raises(
+        FactsUnavailable, match=r"the operator CORP\\auditor was not found in corp\.example\.com"
+    ):
+        run("R1", host(domain=domain_facts(operators=[])))
+    # An operator of another domain is not judged here; without a directory only the groups are.
+    other = host_facts(session={"user": "PARTNER\\ops"})
+    passes("R1", host(other, domain=domain_facts(operators=[])))
+    passes("R1", host())
+
+
 def test_r2_hyperv_role():
     passes("R2", host())
     fails("R2", host(host_facts(hyperv={"vmms_status": "Stopped"})), "vmms service Stopped")
     fails("R2", host(host_facts(hyperv={"feature_installed": False})), "not installed")
-    fails("R2", host(host_facts(os={"build": 9600})), "Windows Server 2012 R2")
+    # 2012 R2 is out of support but the article's path to 2016: a warning; anything older fails.
+    warns("R2", host(host_facts(os={"build": 9600})), "Windows Server 2012 R2", "out of support", "upgrade")
+    fails("R2", host(host_facts(os={"build": 9200})), "build 9200", "not supported")
+    fails(
+        "R2", host(host_facts(os={"build": 9600}, hyperv={"vmms_status": "Stopped"})), "vmms service Stopped"
+    )
 
 
 def test_r3_configuration_versions():
@@ -102,35 +141,127 @@ def test_r3_configuration_versions():
     assert "Update-VMVersion" not in exc.fix
 
 
+def test_r3_windows_server_2012_r2_supports_5_0():
+    """2012 R2 has no Get-VMHostSupportedVersion: the parser gives it 5.0 by its build (test_wire),
+    and the check does too for saved facts that list nothing."""
+    v5 = host_facts(vms=[{"name": "erp", "state": "Off", "version": "5.0", "memory_bytes": 1}])
+    r2 = host_facts("hv02", 2, os={"build": 9600}, supported_versions=[])
+    passes("R3", pair(v5, r2))
+    exc = fails("R3", pair(dst=r2), "vm-hv01 (9.0)", "cannot be lowered")
+    assert exc.expected == "versions hv02 supports (5.0)"
+
+
 def test_r3_compares_versions_as_numbers():
     vm = host_facts(vms=[{"name": "a", "state": "Off", "version": "9.00", "memory_bytes": 1}])
     passes("R3", pair(vm, host_facts("hv02", 2, supported_versions=["9.0", "10.0"])))
 
 
-def test_r4_same_domain_and_trusts():
+def forest(root: str, *children: str, trusts: list | None = None) -> list:
+    """A forest's domains as facts: its root (holding ``trusts``) and child domains."""
+    names = [root, *children]
+    return [
+        domain_facts(n, computers=[], forest_root=root, trusts=trusts if n == root else []) for n in names
+    ]
+
+
+def r4(dst_domain: str, domains: list, **changes) -> object:
+    return pair(dst=host_facts("hv05", 5, domain=dst_domain, **changes), domains=domains)
+
+
+def test_r4_same_domain_same_forest_and_workgroup():
     passes("R4", pair())
-    fails(
+    exc = fails(
         "R4", pair(dst=host_facts("hv02", 2, part_of_domain=False, domain="WORKGROUP")), "not domain-joined"
     )
-    rd = host_facts("hv05", 5, domain="rd.example.net")
-    corp_d = domain_facts(trusts=[{"partner": "rd.example.net", "direction": 3}])
-    rd_d = domain_facts("rd.example.net", computers=[], trusts=[])
-    passes("R4", pair(dst=rd, domains=[corp_d, rd_d]))
-    one_way = domain_facts(trusts=[{"partner": "rd.example.net", "direction": 2}])
-    fails("R4", pair(dst=rd, domains=[one_way, rd_d]), "without a two-way trust")
-    # Two one-way trusts, seen from both sides, make a two-way one.
-    back = domain_facts(
-        "rd.example.net", computers=[], trusts=[{"partner": "corp.example.com", "direction": 2}]
+    assert "workgroup" in exc.fix and "failover cluster" in exc.fix and "Add-Computer" in exc.fix
+    # A child domain of the source's forest: parent-child and tree-root trusts are transitive.
+    corp = forest("corp.example.com", "emea.corp.example.com", "other-tree.example.org")
+    passes("R4", r4("emea.corp.example.com", corp))
+    passes("R4", r4("other-tree.example.org", corp))
+
+
+TWO_WAY_FOREST = {"partner": "partner.example.net", "direction": 3, "attributes": 0x8}
+
+
+def test_r4_forest_trust_joins_every_domain_of_both_forests():
+    # hv05 sits in a child domain of the partner forest; the forest trust is on the roots only.
+    both = forest("corp.example.com", trusts=[TWO_WAY_FOREST]) + forest(
+        "partner.example.net", "child.partner.example.net"
     )
-    passes("R4", pair(dst=rd, domains=[one_way, back]))
-    fails("R4", pair(dst=rd, domains=[corp_d]), "no directory facts for hv05")
-    same_forest = domain_facts("rd.example.net", computers=[], forest_root="corp.example.com")
-    passes("R4", pair(dst=rd, domains=[domain_facts(), same_forest]))
+    passes("R4", r4("child.partner.example.net", both))
+    passes("R4", r4("partner.example.net", both))
+    # Seen from the partner root alone (the corp side only lists its own forest).
+    seen_there = forest("corp.example.com") + forest(
+        "partner.example.net",
+        "child.partner.example.net",
+        trusts=[{"partner": "corp.example.com", "direction": 3, "attributes": 0x8}],
+    )
+    passes("R4", r4("child.partner.example.net", seen_there))
+
+
+def test_r4_external_trust_joins_only_its_two_domains():
+    external = {"partner": "partner.example.net", "direction": 3, "attributes": 0x4}
+    both = forest("corp.example.com", trusts=[external]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    passes("R4", r4("partner.example.net", both))
+    exc = fails("R4", r4("child.partner.example.net", both), "no forest trust between corp.example.com")
+    assert "external trust between corp.example.com and child.partner.example.net" in exc.observed
+
+
+def test_r4_one_way_trusts_fail():
+    one_way = {**TWO_WAY_FOREST, "direction": 2}
+    both = forest("corp.example.com", trusts=[one_way]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    exc = fails("R4", r4("child.partner.example.net", both), "one-way forest trust")
+    assert "corp.example.com trusts partner.example.net only" in exc.observed
+    # Two one-way trusts, seen from both sides, make a two-way one.
+    back = forest(
+        "partner.example.net",
+        "child.partner.example.net",
+        trusts=[{**one_way, "partner": "corp.example.com"}],
+    )
+    passes("R4", r4("child.partner.example.net", forest("corp.example.com", trusts=[one_way]) + back))
+
+
+def test_r4_selective_authentication_warns_with_what_to_grant():
+    selective = {**TWO_WAY_FOREST, "attributes": 0x8 | 0x10}
+    both = forest("corp.example.com", trusts=[selective]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    exc = warns("R4", r4("child.partner.example.net", both), "selective authentication")
+    assert "'Allowed to authenticate' on the computer object of hv05" in exc.fix
+    assert "hv01's computer account" in exc.fix
+
+
+def test_r4_unread_domains_are_errors_never_passes():
+    both = forest("corp.example.com", trusts=[TWO_WAY_FOREST]) + forest(
+        "partner.example.net", "child.partner.example.net"
+    )
+    # The destination's domain is not under directory: in the inventory.
+    with pytest.raises(FactsUnavailable, match=r"child\.partner\.example\.net has no entry under directory"):
+        run("R4", r4("child.partner.example.net", both[:1]))
+    # Both forest roots unread: a forest trust cannot be seen.
+    children = [
+        d for d in forest("corp.example.com", "emea.corp.example.com") if d.name.startswith("emea")
+    ] + [d for d in forest("partner.example.net", "child.partner.example.net") if d.name.startswith("child")]
+    emea = pair(
+        host_facts(domain="emea.corp.example.com"),
+        host_facts("hv05", 5, domain="child.partner.example.net"),
+        domains=children,
+    )
+    with pytest.raises(
+        FactsUnavailable, match=r"add corp\.example\.com or partner\.example\.net under directory"
+    ):
+        run("R4", emea)
+    # A domain whose collection failed makes the whole view an error (Estate.host_view raises).
 
 
 def test_r5_management_tools():
     passes("R5", host())
-    fails("R5", host(host_facts(hyperv={"powershell_module": False})), "Install-WindowsFeature")
+    exc = fails("R5", host(host_facts(hyperv={"powershell_module": False})), "module missing")
+    assert exc.fix == "on hv01: Install-WindowsFeature Hyper-V-PowerShell"
 
 
 # --- A: authentication ------------------------------------------------------------------------
@@ -204,14 +335,43 @@ def test_a3_cross_domain_kerberos():
 
 
 def test_a4_credssp():
+    credssp = {"authentication_type": "CredSSP"}
     skips("A4", host(), "needs CredSSP")
-    warns("A4", host(host_facts(migration={"authentication_type": "CredSSP"})), "source host")
-    exc = fails(
-        "A4",
-        host(host_facts(os={"build": 26100}, migration={"authentication_type": "CredSSP"})),
-        "Credential Guard",
+    warns("A4", host(host_facts(migration=credssp, credential_guard_running=False)), "source host")
+    # Credential Guard running breaks CredSSP on any version.
+    for build in (17763, 20348, 26100):
+        exc = fails(
+            "A4",
+            host(host_facts(os={"build": build}, migration=credssp, credential_guard_running=True)),
+            "Credential Guard running on hv01",
+        )
+        assert exc.severity == Severity.HIGH and "Kerberos" in exc.fix
+    passes_2025_off = host(host_facts(os={"build": 26100}, migration=credssp, credential_guard_running=False))
+    warns("A4", passes_2025_off, "source host")
+    # 2025 with the state unknown: a warning that says why it matters.
+    exc = warns("A4", host(host_facts(os={"build": 26100}, migration=credssp)), "Windows Server 2025")
+    assert "unknown" in exc.observed
+    unread = host_facts(
+        os={"build": 26100},
+        migration=credssp,
+        unread={"credential_guard_running": "Win32_DeviceGuard: denied"},
     )
-    assert exc.severity == Severity.HIGH
+    warns("A4", host(ReadFacts(unread, "hv01")), "unknown (Win32_DeviceGuard: denied)")
+    # Before 2025 a state the host did not report is no claim of default enablement.
+    exc = warns("A4", host(host_facts(migration=credssp)), "CredSSP")
+    assert "by default" not in exc.observed
+    # Before 2025 an unread state is an error, never a warning or a pass.
+    unread_2022 = host_facts(
+        migration=credssp, unread={"credential_guard_running": "Win32_DeviceGuard: denied"}
+    )
+    with pytest.raises(FactsUnavailable, match="Win32_DeviceGuard: denied"):
+        run("A4", host(ReadFacts(unread_2022, "hv01")))
+    # Will turn on at the upgrade: a heuristic, and the message says so.
+    pending = host_facts(
+        migration=credssp, credential_guard_running=False, isolated_credentials_root_secret=True
+    )
+    exc = warns("A4", host(pending), "IsolatedCredentialsRootSecret", "heuristic", "after an upgrade")
+    assert "Kerberos" in exc.fix
 
 
 def test_a5_unconstrained_delegation():
@@ -281,14 +441,53 @@ def test_n4_shared_network():
     skips("N4", pair(dst=host_facts("hv02", 2, migration={"use_any_network": True})), "any network")
 
 
-def test_n5_port_6600():
+def probe_6600(is_open: bool, address: str = "10.10.0.12", error: str = "") -> dict:
+    return {"dst": "hv02", "address": address, "port": 6600, "open": is_open, "error": error}
+
+
+def test_n5_rule_of_the_effective_policy_without_a_probe():
     passes("N5", pair())
-    fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False})), "disabled")
+    exc = fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False})), "disabled")
+    assert exc.fix == "on hv02: Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope"
     fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule=None)), "missing")
-    closed = host_facts(probes=[{"dst": "hv02", "address": "10.10.0.12", "port": 6600, "open": False}])
-    fails("N5", pair(closed), "TCP 6600 closed from hv01 to 10.10.0.12")
-    both = fails("N5", pair(closed, host_facts("hv02", 2, firewall_rule={"enabled": False})))
-    assert "disabled" in both.observed and "closed" in both.observed
+    blocked = host_facts("hv02", 2, firewall_rule={"action": "Block"})
+    fails("N5", pair(dst=blocked), "set to Block")
+    # Group Policy owns the rule: the fix is in the GPO, not Enable-NetFirewallRule.
+    gpo = host_facts("hv02", 2, firewall_rule={"enabled": False, "source": "GroupPolicy"})
+    exc = fails("N5", pair(dst=gpo), "disabled by Group Policy")
+    assert "Group Policy object" in exc.fix and "Enable-NetFirewallRule" not in exc.fix
+    # Every profile off: nothing is filtered, whatever the rule.
+    off = [{"name": n, "enabled": False} for n in ("Domain", "Private", "Public")]
+    passes("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False}, firewall_profiles=off)))
+    one_on = [*off[:2], {"name": "Public", "enabled": True}]
+    fails("N5", pair(dst=host_facts("hv02", 2, firewall_rule={"enabled": False}, firewall_profiles=one_on)))
+
+
+def test_n5_the_live_probe_decides():
+    # Open passes whatever the rule says (the local rule may be off while Group Policy allows it).
+    opened = host_facts(probes=[probe_6600(True)])
+    passes("N5", pair(opened, host_facts("hv02", 2, firewall_rule={"enabled": False})))
+    passes("N5", pair(opened, host_facts("hv02", 2, firewall_rule=None)))
+    # Closed fails, explained with the rule's state.
+    closed = host_facts(probes=[probe_6600(False, error="no answer within 2000 ms")])
+    exc = fails("N5", pair(closed), "TCP 6600 closed from hv01 to 10.10.0.12 (no answer within 2000 ms)")
+    assert "enabled, so something between the hosts blocks it" in exc.observed
+    assert "KB 4558514" in exc.fix
+    exc = fails("N5", pair(closed, host_facts("hv02", 2, firewall_rule={"enabled": False})), "rule")
+    assert "disabled" in exc.observed and exc.fix.endswith(
+        "Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope"
+    )
+    # Dual stack: one address answering is enough; every closed one is named.
+    dual = [probe_6600(False, "fd00:10::12", "no answer"), probe_6600(True)]
+    passes("N5", pair(host_facts(probes=dual)))
+    both_closed = host_facts(probes=[dual[0], probe_6600(False, error="refused")])
+    fails("N5", pair(both_closed), "fd00:10::12 (no answer), 10.10.0.12 (refused)")
+    # The probe decided; an unread rule only lacks the explanation.
+    unread = host_facts("hv02", 2, unread={"firewall_rule": "Get-NetFirewallRule: Access is denied."})
+    exc = fails("N5", pair(closed, ReadFacts(unread, "hv02")), "could not be read", "Access is denied")
+    # Without a probe an unread rule is an error, never a pass.
+    with pytest.raises(FactsUnavailable, match="Access is denied"):
+        run("N5", pair(dst=ReadFacts(unread, "hv02")))
 
 
 def test_n6_simultaneous():
@@ -309,14 +508,30 @@ def test_x1_switches():
 
 def test_x2_processors():
     passes("X2", pair())
-    fails("X2", pair(dst=host_facts("hv02", 2, cpu={"vendor": "AuthenticAMD"})), "Intel and AMD")
-    other_model = host_facts("hv02", 2, cpu={"model": "Xeon E5-2690"})
-    fails("X2", pair(dst=other_model), "vm-hv01")
+    # Padding and repeated spaces of Win32_Processor.Name are no difference.
+    padded = host_facts("hv02", 2, cpu={"model": "  Xeon  Gold 6338 "})
+    passes("X2", pair(dst=padded))
+    exc = fails("X2", pair(dst=host_facts("hv02", 2, cpu={"vendor": "AuthenticAMD"})), "Intel and AMD")
+    assert "vm-hv01" in exc.observed and "cannot bridge vendors" in exc.expected
+    # Compatibility mode cannot bridge vendors either.
     compat = host_dict()
     compat["vms"][0]["processor_compatibility"] = True
-    passes("X2", pair(HostFacts.model_validate(compat), other_model))
+    compat = HostFacts.model_validate(compat)
+    fails("X2", pair(compat, host_facts("hv02", 2, cpu={"vendor": "AuthenticAMD"})), "GenuineIntel")
+    other_model = host_facts("hv02", 2, cpu={"model": "Xeon E5-2690"})
+    exc = warns("X2", pair(dst=other_model), "same vendor (GenuineIntel)", "Xeon Gold 6338 / Xeon E5-2690")
+    assert "vm-hv01" in exc.observed and "Compare-VM -Name <vm> -DestinationHost hv02" in exc.fix
+    assert "CompatibilityForMigrationEnabled $true" in exc.fix
+    passes("X2", pair(compat, other_model))
+    # An unknown model or vendor is said to be unknown, never different.
+    exc = warns("X2", pair(dst=host_facts("hv02", 2, cpu={"model": ""})), "model unknown on hv02")
+    assert "different" not in exc.observed and "?" not in exc.observed
     unknown = [host_facts(n, i, cpu={"model": ""}) for n, i in (("hv01", 1), ("hv02", 2))]
-    fails("X2", pair(*unknown), "vm-hv01")
+    warns("X2", pair(*unknown), "model unknown on hv01 and hv02")
+    exc = warns(
+        "X2", pair(dst=host_facts("hv02", 2, cpu={"vendor": "", "model": ""})), "vendor unknown on hv02"
+    )
+    assert "AMD" not in str(exc)
 
 
 def test_x3_clock_skew():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import ldap3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,7 +17,7 @@ from factory import domain_facts, host_facts
 from lmready.catalogue import CheckFailure, load_catalogue
 from lmready.credentials import Secret
 from lmready.directory import DirectoryError, collect_domain
-from lmready.estate import HostView, PairView
+from lmready.estate import FactsUnavailable, HostView, PairView
 from lmready.facts import DomainFacts
 from lmready.inventory import DomainEntry, Policy
 from lmready.lab.samba import SambaDC, SambaError, load_directory, parse_directory, samba_available
@@ -33,7 +34,13 @@ PASSWORDS = {user.name: user.password for user in load_directory().users}
 EXTRA = {
     "realm": "LAB.EXAMPLE.TEST",
     "netbios": "LAB",
-    "users": [{"name": "blind", "password": "Lab-Blind-2026!"}],
+    "users": [
+        {"name": "blind", "password": "Lab-Blind-2026!"},
+        # Operators that Kerberos may not delegate (R1): nested in Protected Users, and NOT_DELEGATED.
+        {"name": "guarded", "password": "Lab-Guarded-2026!", "groups": ["Guarded Operators"]},
+        {"name": "sensitive", "password": "Lab-Sensitive-2026!"},
+    ],
+    "groups": [{"name": "Guarded Operators", "groups": ["Protected Users"]}],
     "computers": [
         {
             "name": "LAB-HV05",
@@ -42,7 +49,14 @@ EXTRA = {
             "allowed_to_act": ["LAB-HV01"],
         }
     ],
-    "trusts": [{"partner": "oneway.example.test", "flat_name": "ONEWAY", "direction": 1}],
+    # Beside the default two-way forest trust to trusted.example.test (whose child domains it covers):
+    "trusts": [
+        {"partner": "oneway.example.test", "flat_name": "ONEWAY", "direction": 1},
+        # An external trust as Windows makes it (QUARANTINED_DOMAIN 0x4): its two domains only.
+        {"partner": "external.example.test", "flat_name": "EXTERNAL", "direction": 3, "attributes": 0x4},
+        # A forest trust with selective authentication (CROSS_ORGANIZATION 0x10).
+        {"partner": "selective.example.test", "flat_name": "SELECTIVE", "direction": 3, "attributes": 0x18},
+    ],
 }
 PASSWORDS["blind"] = "Lab-Blind-2026!"
 HOSTS = {f"lab-hv0{i}": (f"LAB-HV0{i}", f"lab-hv0{i}.{DOMAIN}") for i in range(1, 6)}
@@ -56,6 +70,9 @@ def dc(samba_dc):
     """The session's domain controller, with the states the lab hosts do not show."""
     samba_dc.apply(EXTRA)
     samba_dc.deny_read("blind")
+    # NORMAL_ACCOUNT | NOT_DELEGATED ("Account is sensitive and cannot be delegated")
+    sensitive = f"CN=sensitive,CN=Users,{samba_dc.base_dn}"
+    samba_dc._admin().modify(sensitive, {"userAccountControl": [(ldap3.MODIFY_REPLACE, ["1049088"])]})
     return samba_dc
 
 
@@ -145,7 +162,16 @@ def test_accounts_matched_to_inventory_names(facts):
 
 def test_trusts(facts):
     trusts = {t.partner: t for t in facts.trusts}
-    assert set(trusts) == {"trusted.example.test", "oneway.example.test"}
+    assert set(trusts) == {
+        "trusted.example.test",
+        "oneway.example.test",
+        "external.example.test",
+        "selective.example.test",
+    }
+    assert (trusts["external.example.test"].attributes, trusts["selective.example.test"].attributes) == (
+        4,
+        0x18,
+    )
     trusted = trusts["trusted.example.test"]
     assert (trusted.flat_name, trusted.direction, trusted.trust_type, trusted.attributes) == (
         "TRUSTED",
@@ -217,13 +243,80 @@ def test_a5_flags_unconstrained_delegation(facts):
     )
 
 
-def test_r4_two_way_trust_passes_and_one_way_fails(facts):
-    trusted = domain_facts("trusted.example.test", computers=[])
-    assert outcome("R4", pair_of(facts, "lab-hv01", "tr-hv01", trusted)) == "passed"
-    oneway = domain_facts("oneway.example.test", computers=[])
-    assert outcome("R4", pair_of(facts, "lab-hv01", "ow-hv01", oneway)) == (
-        f"{DOMAIN} and oneway.example.test are in different forests without a two-way trust"
+def other_forest(root: str, *children: str) -> list[DomainFacts]:
+    """A forest lmready read elsewhere: its root (without trusts of its own) and child domains."""
+    names = [root, *children]
+    return [domain_facts(n, computers=[], forest_root=root) for n in names]
+
+
+def r4(facts: DomainFacts, dst_domain: str, *others: DomainFacts) -> str:
+    a = view(facts, "lab-hv01")
+    b = HostView("far-hv01", host_facts("far-hv01", 2, domain=dst_domain), Policy(), None)
+    domains = {d.name: d for d in (facts, *others)}
+    b = HostView(b.name, b.facts, b.policy, domains.get(dst_domain))
+    try:
+        CHECKS["R4"](PairView(a, b, domains))
+    except CheckFailure as exc:
+        return f"{type(exc).__name__}: {exc.observed} | {exc.fix}"
+    return "passed"
+
+
+def test_r4_forest_trust_covers_the_partner_forests_child_domains(facts):
+    """The trust objects are read from the real DC; the partner forest is what its DC would say."""
+    trusted = other_forest("trusted.example.test", "child.trusted.example.test")
+    assert r4(facts, "child.trusted.example.test", *trusted) == "passed"
+    assert r4(facts, "trusted.example.test", *trusted) == "passed"
+
+
+def test_r4_external_trust_joins_only_its_two_domains(facts):
+    external = other_forest("external.example.test", "child.external.example.test")
+    assert r4(facts, "external.example.test", *external) == "passed"
+    outcome = r4(facts, "child.external.example.test", *external)
+    assert outcome.startswith("CheckFailure: ") and "no forest trust between lab.example.test" in outcome
+
+
+def test_r4_one_way_fails_and_selective_warns(facts):
+    outcome = r4(facts, "oneway.example.test", *other_forest("oneway.example.test"))
+    assert outcome.startswith(f"CheckFailure: {DOMAIN} (forest {DOMAIN}) and oneway.example.test")
+    assert f"one-way forest trust: {DOMAIN} is trusted by oneway.example.test only" in outcome
+    outcome = r4(
+        facts,
+        "child.selective.example.test",
+        *other_forest("selective.example.test", "child.selective.example.test"),
     )
+    assert outcome.startswith(
+        "CheckWarning: forest trust lab.example.test <-> selective.example.test uses selective"
+    )
+    assert "'Allowed to authenticate' on the computer object of far-hv01" in outcome
+
+
+def test_r1_operator_delegability_read_from_the_directory(dc):
+    operators = ["LAB\\auditor", "LAB\\guarded", "LAB\\sensitive", "LAB\\nobody", "OTHER\\auditor"]
+    facts = collect(dc, operators=operators)
+    read = {a.name: (a.protected_user, bool(a.user_account_control & 0x100000)) for a in facts.operators}
+    assert read == {
+        "LAB\\auditor": (False, False),
+        "LAB\\guarded": (True, False),  # through a group nested in Protected Users
+        "LAB\\sensitive": (False, True),
+    }
+
+    def r1(user: str) -> str:
+        host = host_facts(
+            "lab-hv01", 1, domain=DOMAIN, session={"user": user, "group_sids": ["S-1-5-32-544"]}
+        )
+        try:
+            CHECKS["R1"](HostView("lab-hv01", host, Policy(), facts))
+        except CheckFailure as exc:
+            return exc.observed
+        return "passed"
+
+    assert r1("LAB\\auditor") == "passed"
+    assert r1("LAB\\guarded") == "LAB\\guarded is in Protected Users"
+    assert r1("LAB\\sensitive") == (
+        "LAB\\sensitive is marked 'Account is sensitive and cannot be delegated' (NOT_DELEGATED 0x100000)"
+    )
+    with pytest.raises(FactsUnavailable, match=r"was not found in lab\.example\.test"):
+        r1("LAB\\nobody")
 
 
 # --- transports, binds and failures -----------------------------------------------------------

@@ -118,7 +118,8 @@ def test_collection_text_is_what_windows_powershell_prints():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", doc["clock_utc"])  # ToString('o')
     assert doc["os"]["build"] == "20348"  # [string]$os.BuildNumber
     assert doc["part_of_domain"] is True and doc["smb_multichannel"] is True
-    assert doc["firewall_rule"] == {"name": RULE, "enabled": "True"}  # [string] of the Enabled enum
+    # [string] of the Enabled and Action enums
+    assert doc["firewall_rule"] == {"name": RULE, "enabled": "True", "action": "Allow", "source": ""}
     assert doc["vmhost"]["VirtualMachineMigrationAuthenticationType"] == "Kerberos"
     assert doc["vmhost"]["VirtualMachineMigrationPerformanceOption"] == "Compression"
     assert doc["vmhost"]["MaximumVirtualMachineMigrations"] == 2
@@ -161,10 +162,12 @@ def test_without_hyperv_the_cmdlets_fail_into_problems(hyperv, message):
         "Hyper-V": host.state.hyperv.feature_installed,
         "Hyper-V-PowerShell": host.state.hyperv.powershell_module,
     }
-    # Not a connection error: the host is audited, with what Hyper-V would have told unread.
+    # Not a connection error: the host is audited, with what Hyper-V would have told unread; without
+    # the module the reason is R5's, with its fix.
     facts = wire.parse_host(json.dumps(doc), "lab-hv01", datetime.now(UTC))
     assert facts.migration is None
-    assert facts.unread["migration"] == f"Get-VMHost: {message.format('Get-VMHost')}"
+    reason = wire.NO_HYPERV_MODULE if message == NOT_RECOGNIZED else f"Get-VMHost: {message}"
+    assert facts.unread["migration"] == reason
     assert facts.unread.keys() == {"migration", "migration_networks", "supported_versions", "vms", "switches"}
 
 
@@ -176,15 +179,19 @@ def test_a_missing_vmms_service_is_a_fact_not_a_problem():
 
 
 def test_windows_server_2012_r2_lacks_supported_versions_and_device_guard():
+    # 2012 R2 has no Get-VMHostSupportedVersion and no DeviceGuard namespace: its versions are 5.0 by
+    # its build, and it has no Credential Guard; neither is unread (REQUIREMENTS.md R3, A4).
     old = state(
         "lab-hv04", os={"caption": "Windows Server 2012 R2", "build": 9600}, credential_guard_running=None
     )
     facts = collect(lab(lab_hv04=old)["lab-hv04"])
-    assert facts.unread == {
-        "supported_versions": "Get-VMHostSupportedVersion: "
-        + NOT_RECOGNIZED.format("Get-VMHostSupportedVersion"),
-        "credential_guard_running": "Win32_DeviceGuard: Invalid namespace",
-    }
+    assert facts.unread == {}
+    assert facts.supported_versions == ["5.0"]
+    assert facts.credential_guard_running is False
+    # A missing module on 2012 R2 is R5's reason, not a list of 5.0.
+    bare = state("lab-hv04", os={"build": 9600}, hyperv={"powershell_module": False})
+    facts = collect(lab(lab_hv04=bare)["lab-hv04"])
+    assert facts.unread["supported_versions"] == wire.NO_HYPERV_MODULE and facts.supported_versions == []
 
 
 def test_malformed_json_is_refused_by_the_parser():
@@ -216,6 +223,77 @@ def test_probe_answers_follow_the_firewall_rule():
     }
     assert hosts["lab-hv03"].run_script(f"Enable-NetFirewallRule -Name {RULE}").errors == []
     assert probe(hosts["lab-hv01"], targets[1:2]) == {("lab-hv03", 6600): True}
+
+
+DUAL_STACK = [
+    {"address": "10.20.0.12", "prefix_length": 24},
+    {"address": "fd00:20::12", "prefix_length": 64},
+]
+
+
+def probed(host: HyperVHost, targets: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    result = host.run_script(wire.probe_script(targets))
+    assert result.terminating is None, result.terminating
+    # Read raw: a target lmready never sends (an invalid address) is refused by parse_probes.
+    raw = json.loads(result.output[0])
+    return [(p["address"], p["open"], p.get("error") or "") for p in (raw if isinstance(raw, list) else [raw])]
+
+
+def test_probes_reach_ipv6_and_dual_stack_destinations_each_on_its_own():
+    hosts = lab(
+        lab_hv02=state("lab-hv02", addresses=DUAL_STACK),
+        lab_hv03=state("lab-hv03", addresses=[{"address": "fd00:20::13", "prefix_length": 64}]),
+    )
+    targets = [
+        {"dst": "lab-hv02", "address": "10.20.0.12", "port": 6600},
+        {"dst": "lab-hv02", "address": "fd00:20::12", "port": 6600},
+        {"dst": "lab-hv03", "address": "fd00:20::13", "port": 6600},  # rule disabled there
+        {"dst": "bad", "address": "not-an-address", "port": 6600},
+        {"dst": "bad", "address": "10.20.0.12", "port": 70000},
+    ]
+    assert probed(hosts["lab-hv01"], targets) == [
+        ("10.20.0.12", True, ""),
+        ("fd00:20::12", True, ""),
+        ("fd00:20::13", False, "no answer within 2000 ms"),
+        (
+            "not-an-address",
+            False,
+            'Exception calling "Parse" with "1" argument(s): "An invalid IP address was specified."',
+        ),
+        (
+            "10.20.0.12",
+            False,
+            'Exception calling "ConnectAsync" with "2" argument(s): "Specified argument was out of the range of '
+            'valid values.\r\nParameter name: port"',
+        ),
+    ]
+
+
+def test_an_ipv4_only_tcpclient_fails_on_ipv6_as_windows_does():
+    """The bug this script had: new TcpClient() is IPv4 only, and with Stop the first IPv6 target
+    ends the whole round. The lab models it, so a regression of the script fails here."""
+    old = wire.probe_script([{"dst": "lab-hv02", "address": "fd00:20::12", "port": 6600}]).replace(
+        "New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $ip.AddressFamily",
+        "New-Object System.Net.Sockets.TcpClient",
+    )
+    result = lab(lab_hv02=state("lab-hv02", addresses=DUAL_STACK))["lab-hv01"].run_script(old)
+    assert "An address incompatible with the requested protocol was used" in result.terminating
+
+
+def test_probe_answers_follow_the_effective_firewall():
+    off = [{"name": n, "enabled": False} for n in ("Domain", "Private", "Public")]
+    hosts = lab(
+        lab_hv02=state("lab-hv02", firewall_rule={"action": "Block"}),
+        lab_hv03=state("lab-hv03", firewall_profiles=off),  # its rule is disabled, the firewall off
+    )
+    targets = [
+        {"dst": "lab-hv02", "address": "10.20.0.12", "port": 6600},
+        {"dst": "lab-hv03", "address": "10.20.0.13", "port": 6600},
+    ]
+    assert [(a, o) for a, o, _ in probed(hosts["lab-hv01"], targets)] == [
+        ("10.20.0.12", False),
+        ("10.20.0.13", True),
+    ]
 
 
 def test_one_probe_answers_a_list_and_quotes_survive():

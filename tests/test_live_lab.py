@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from audit_run import run_audit
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
+from lmready.catalogue import CheckFailure, load_catalogue
 from lmready.credentials import Secret
 from lmready.directory import collect_domain
+from lmready.estate import Estate
 from lmready.facts import HostFacts, Preflight
 from lmready.inventory import DomainEntry, load_inventory
 from lmready.lab.control import DEFAULT_SCENARIO
@@ -74,6 +77,7 @@ def offline_estate(tmp_path: Path, lab: Lab) -> Path:
         Secret(env[LDAP_USER_ENV], env[LDAP_PASSWORD_ENV]),
         members,
         tls_server_name=entry.tls_server_name,
+        operators=sorted({f.session.user for f in SCENARIO.hosts.values()}),
     )
     (tmp_path / "facts" / "domains").mkdir()
     (tmp_path / "facts" / "domains" / f"{entry.name}.json").write_text(domain.model_dump_json())
@@ -363,3 +367,35 @@ def test_directory_failure_is_one_sentence_on_its_checks_only(lab, tmp_path):
     assert a2["outcome"] == "error" and a2["message"].startswith("domain lab.example.test (ldaps://")
     assert "bug" not in a2["message"] and "\n" not in a2["message"]
     assert run.result("LMR-041", "lab-hv01")["outcome"] == "passed"  # host checks unaffected
+
+
+def test_ipv6_migration_network_and_dual_stack_destination(tmp_path):
+    """Through real pypsrp: lab-hv02 is dual stack on an IPv6 migration network, lab-hv03 IPv6 only
+    with its firewall rule disabled. Each address is probed on its own; N4 and N5 judge them."""
+
+    def host(name: str, *addresses: str) -> HostFacts:
+        data = SCENARIO.hosts[name].model_dump(mode="json")
+        found = [{"address": a, "prefix_length": 64 if ":" in a else 24} for a in addresses]
+        return HostFacts.model_validate(
+            {**data, "addresses": found, "migration_networks": [{"subnet": "fd00:20::/64"}]}
+        )
+
+    hosts = {
+        "lab-hv01": host("lab-hv01", "fd00:20::11"),
+        "lab-hv02": host("lab-hv02", "10.20.0.12", "fd00:20::12"),
+        "lab-hv03": host("lab-hv03", "fd00:20::13"),
+    }
+    running = Lab(replace(SCENARIO, hosts=hosts, directory=None), tmp_path / "lab").start()
+    try:
+        found = collect(running, tmp_path)
+        probes = {(p.dst, p.address): (p.open, p.error) for p in found["lab-hv01"].probes}
+        assert probes[("lab-hv02", "fd00:20::12")] == (True, "")
+        assert probes[("lab-hv03", "fd00:20::13")] == (False, "no answer within 2000 ms")
+        estate = Estate(load_inventory(running.write_inventory(tmp_path / "v6.yml")), found, {})
+        checks = {meta.ref: meta.func for meta in load_catalogue()}
+        checks["N4"](estate.pair_view("lab-hv01", "lab-hv02"))  # fd00:20::11 is on fd00:20::/64
+        checks["N5"](estate.pair_view("lab-hv01", "lab-hv02"))  # its IPv6 address answers
+        with pytest.raises(CheckFailure, match=r"TCP 6600 closed from lab-hv01 to fd00:20::13 \(no answer"):
+            checks["N5"](estate.pair_view("lab-hv01", "lab-hv03"))
+    finally:
+        running.stop()

@@ -79,7 +79,11 @@ def test_html_columns_matrix_and_details(example):
     assert '<td class="col-checkId">LMR-045</td>' in row
     assert '<td class="col-target">hv01-&gt;hv02</td>' in row
     assert '<td class="col-verdict">failed</td>' in row
-    assert "observed: firewall rule VIRT-MIGL-In-TCP-NoScope on hv02 disabled" in entry["log"]
+    # N5: the probe decided, explained with the rule of the effective policy.
+    assert (
+        "observed: TCP 6600 closed from hv01 to 10.10.0.12; firewall rule VIRT-MIGL-In-TCP-NoScope on hv02 disabled"
+        in entry["log"]
+    )
     assert "fix: on hv02: Enable-NetFirewallRule" in entry["log"]
     assert "Not blocking (warnings, waived, below the gate)" in page
 

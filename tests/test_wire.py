@@ -129,6 +129,40 @@ def test_a_fact_that_could_not_be_read_is_unread_with_its_reason_never_empty():
     assert single.unread == {"vms": "Get-VM: Access is denied."}
 
 
+NOT_RECOGNIZED = (
+    "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program."
+)
+
+
+def test_windows_server_2012_r2_and_a_missing_module():
+    """2012 R2 lacks Get-VMHostSupportedVersion (5.0 by its build) and the DeviceGuard namespace
+    (no Credential Guard); a host without the Hyper-V module has R5 as the reason of its unread facts."""
+    missing = {
+        "fact": "supported_versions",
+        "reason": "Get-VMHostSupportedVersion: " + NOT_RECOGNIZED.format("x"),
+    }
+    guard = {"fact": "credential_guard", "reason": "Win32_DeviceGuard: Invalid namespace "}
+    r2 = {**DOCUMENT, "os": {"caption": "Windows Server 2012 R2", "build": "9600"}, "supported_versions": []}
+    facts = wire.parse_host(json.dumps({**r2, "problems": [missing, guard]}), "hv01", RUNNER)
+    assert facts.unread == {} and facts.supported_versions == ["5.0"]
+    assert facts.credential_guard_running is False
+    # On 2016 and later a missing cmdlet stays unread: the list is not guessed.
+    facts = wire.parse_host(json.dumps({**DOCUMENT, "problems": [missing]}), "hv01", RUNNER)
+    assert "supported_versions" in facts.unread
+    no_module = {
+        **r2,
+        "features": [
+            {"name": "Hyper-V", "installed": True},
+            {"name": "Hyper-V-PowerShell", "installed": False},
+        ],
+        "problems": [missing, {"fact": "vms", "reason": "Get-VM: " + NOT_RECOGNIZED.format("Get-VM")}],
+    }
+    facts = wire.parse_host(json.dumps(no_module), "hv01", RUNNER)
+    assert facts.unread == {"supported_versions": wire.NO_HYPERV_MODULE, "vms": wire.NO_HYPERV_MODULE}
+    assert "Install-WindowsFeature Hyper-V-PowerShell" in wire.NO_HYPERV_MODULE
+    assert facts.hyperv.powershell_module is False
+
+
 def test_probe_answers():
     probes = wire.parse_probes('{"dst":"hv02","address":"10.10.0.12","port":6600,"open":true}')
     assert len(probes) == 1 and probes[0].open

@@ -27,10 +27,13 @@ from spnego.exceptions import SpnegoError
 from lmready import ldap_sasl
 from lmready.credentials import Secret
 from lmready.estate import FactsUnavailable
-from lmready.facts import ComputerAccount, DomainFacts, Trust
+from lmready.facts import ComputerAccount, DomainFacts, OperatorAccount, Trust
 from lmready.inventory import DomainEntry, is_ip
 
 DOMAIN_ADMINS_RID = 512
+PROTECTED_USERS_RID = 525
+# LDAP_MATCHING_RULE_IN_CHAIN: membership through nested groups, without the tokenGroups read right.
+IN_CHAIN = "1.2.840.113556.1.4.1941"
 PAGE_SIZE = 500
 READ_TIMEOUT = 60  # seconds; ldap3 packs it into a socket option as an integer
 
@@ -69,8 +72,12 @@ def collect_domain(
     connect_timeout: float = 10,
     auth: Literal["simple", "ntlm"] = "simple",
     tls_server_name: str | None = None,
+    operators: list[str] | tuple[str, ...] = (),
 ) -> DomainFacts:
     """Read the facts of one domain.
+
+    ``operators`` are the session users the hosts reported (DOMAIN\\user); those of this domain
+    are read for R1's delegability (Protected Users, NOT_DELEGATED).
 
     ``hosts`` maps inventory names to (computer name, FQDN) of the hosts in this domain. With a
     ``secret`` the bind is ``auth`` (simple or NTLM); without one it is Kerberos. ``tls_server_name``
@@ -80,7 +87,7 @@ def collect_domain(
     where = f"domain {entry.name} ({entry.url})"
     conn = _connect(entry, secret, where, connect_timeout, auth, tls_server_name)
     try:
-        return _Reader(conn, entry, where).facts(_principal(secret), hosts)
+        return _Reader(conn, entry, where).facts(_principal(secret), hosts, operators)
     except lx.LDAPException as exc:
         raise DirectoryError(f"{where}: reading the directory failed: {_failure(exc)}.") from None
     finally:
@@ -362,7 +369,9 @@ class _Reader:
         self.entry = entry
         self.where = where
 
-    def facts(self, principal: str, hosts: dict[str, tuple[str, str]]) -> DomainFacts:
+    def facts(
+        self, principal: str, hosts: dict[str, tuple[str, str]], operators: list[str] | tuple[str, ...] = ()
+    ) -> DomainFacts:
         root = self._base(
             "", ["defaultNamingContext", "rootDomainNamingContext", "configurationNamingContext"]
         )
@@ -405,6 +414,7 @@ class _Reader:
             collected_at=datetime.now(UTC),
             computers=self._computers(domain_nc, hosts),
             trusts=self._trusts(domain_nc),
+            operators=self._operators(domain_nc, sid, _text(own, "nETBIOSName"), operators),
             bind_account=principal,
             bind_account_is_domain_admin=self._is_domain_admin(domain_nc, name, sid, principal),
         )
@@ -458,6 +468,49 @@ class _Reader:
                 f"CN=System,{domain_nc}", "(objectClass=trustedDomain)", ldap3.LEVEL, _TRUST_ATTRIBUTES
             )
         ]
+
+    def _operators(
+        self, domain_nc: str, sid: str, netbios: str, names: list[str] | tuple[str, ...]
+    ) -> list[OperatorAccount]:
+        """The operators of this domain: userAccountControl and Protected Users membership."""
+        ours = {}
+        for name in names:
+            domain, _, user = name.partition("\\")
+            if user and domain.lower() == netbios.lower():
+                ours[user.lower()] = name
+        if not ours:
+            return []
+        group = self._search(domain_nc, f"(objectSid={sid}-{PROTECTED_USERS_RID})", ldap3.SUBTREE, ["cn"])
+        group_dn = group[0][0] if group else None
+        found = []
+        for user, name in sorted(ours.items()):
+            hits = self._search(
+                domain_nc,
+                f"(&(objectCategory=person)(sAMAccountName={escape_filter_chars(user)}))",
+                ldap3.SUBTREE,
+                ["userAccountControl"],
+            )
+            if not hits:
+                continue  # the check says the operator was not found
+            dn, attrs = hits[0]
+            protected = bool(group_dn) and bool(
+                self._search(
+                    domain_nc,
+                    f"(&(distinguishedName={escape_filter_chars(dn)})"
+                    f"(memberOf:{IN_CHAIN}:={escape_filter_chars(group_dn)}))",
+                    ldap3.SUBTREE,
+                    ["cn"],
+                )
+            )
+            found.append(
+                OperatorAccount(
+                    name=name,
+                    dn=dn,
+                    user_account_control=int(_text(attrs, "userAccountControl") or 0),
+                    protected_user=protected,
+                )
+            )
+        return found
 
     def _is_domain_admin(self, domain_nc: str, name: str, sid: str, principal: str) -> bool | None:
         """Domain Admins (RID 512) among the account's tokenGroups, which include nested groups.

@@ -177,7 +177,19 @@ class Address(Model):
 
 
 class FirewallRule(Model):
+    """VIRT-MIGL-In-TCP-NoScope as the effective policy has it (Get-NetFirewallRule -PolicyStore
+    ActiveStore: local and Group Policy rules merged)."""
+
     name: str
+    enabled: bool
+    action: str = Field(default="Allow", description="Allow or Block")
+    source: str = Field(default="", description="PolicyStoreSourceType: Local, GroupPolicy, ...")
+
+
+class FirewallProfile(Model):
+    """Get-NetFirewallProfile -PolicyStore ActiveStore: a disabled profile filters nothing."""
+
+    name: str = Field(description="Domain, Private or Public")
     enabled: bool
 
 
@@ -229,6 +241,9 @@ class PortProbe(Model):
     address: IpAddress
     port: int
     open: bool
+    error: str = Field(
+        default="", description="why it is not open: refused, no answer, or the probe's own error"
+    )
 
 
 class Preflight(Model):
@@ -258,7 +273,11 @@ class HostFacts(Model):
     )
     addresses: ListOf(Address) = Field(default_factory=list)
     firewall_rule: FirewallRule | None = Field(
-        default=None, description="VIRT-MIGL-In-TCP-NoScope; null when the rule does not exist"
+        default=None,
+        description="VIRT-MIGL-In-TCP-NoScope in the effective policy; null when the rule does not exist",
+    )
+    firewall_profiles: ListOf(FirewallProfile) = Field(
+        default_factory=list, description="the effective firewall profiles; empty when not reported"
     )
     smb: Smb
     vms: ListOf(VirtualMachine) = Field(default_factory=list)
@@ -267,7 +286,14 @@ class HostFacts(Model):
     free_memory_bytes: int
     clock: Clock
     session: Session
-    credential_guard_running: bool | None = None
+    credential_guard_running: bool | None = Field(
+        default=None, description="Win32_DeviceGuard SecurityServicesRunning has 1; false before 2016"
+    )
+    isolated_credentials_root_secret: bool | None = Field(
+        default=None,
+        description="HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\MSV1_0 has IsolatedCredentialsRootSecret: "
+        "a sign that Credential Guard turns on at the upgrade (a heuristic, A4)",
+    )
     probes: ListOf(PortProbe) = Field(default_factory=list)
     preflight: Preflight | None = None
     unread: dict[str, str] = Field(
@@ -336,14 +362,28 @@ class ComputerAccount(Model):
     resource_based_delegation_set: bool = False
 
 
+class OperatorAccount(Model):
+    """The account that runs migrations (the session user of the host facts), as the directory has
+    it: REQUIREMENTS.md R1/A2, it must be delegable for Kerberos."""
+
+    name: str = Field(description="DOMAIN\\user, as the hosts reported the session user")
+    dn: str
+    user_account_control: int
+    protected_user: bool = Field(description="member of Protected Users (RID 525), nested groups included")
+
+
 class Trust(Model):
-    """A trustedDomain object under CN=System."""
+    """A trustedDomain object under CN=System (MS-ADTS 6.1.6.7)."""
 
     partner: str
     flat_name: str = ""
     direction: int = Field(description="1 inbound, 2 outbound, 3 two-way")
-    trust_type: int = 2
-    attributes: int = 0
+    trust_type: int = Field(default=2, description="1 downlevel, 2 uplevel (Active Directory), 3 MIT")
+    attributes: int = Field(
+        default=0,
+        description="trustAttributes: 0x1 NON_TRANSITIVE, 0x4 QUARANTINED_DOMAIN, 0x8 FOREST_TRANSITIVE, "
+        "0x10 CROSS_ORGANIZATION (selective authentication), 0x20 WITHIN_FOREST",
+    )
 
 
 class DomainFacts(Model):
@@ -356,9 +396,18 @@ class DomainFacts(Model):
     collected_at: AwareDatetime
     computers: ListOf(ComputerAccount) = Field(default_factory=list)
     trusts: ListOf(Trust) = Field(default_factory=list)
+    operators: ListOf(OperatorAccount) = Field(
+        default_factory=list, description="the operator accounts of this domain that the hosts reported"
+    )
     bind_account: str = ""
     bind_account_is_domain_admin: bool | None = None
 
+
+# trustAttributes and trustDirection (MS-ADTS 6.1.6.7.9, 6.1.6.7.12) that R4 reads.
+TRUST_INBOUND, TRUST_OUTBOUND, TRUST_TWO_WAY = 1, 2, 3
+TRUST_FOREST_TRANSITIVE = 0x8
+TRUST_CROSS_ORGANIZATION = 0x10
+TRUST_WITHIN_FOREST = 0x20
 
 # userAccountControl flags that the delegation checks read.
 UAC_ACCOUNTDISABLE = 0x2

@@ -83,6 +83,14 @@ class LiveCollector:
     ) -> dict[str, DomainFacts | FactsUnavailable]:
         """One LDAP session per domain, after the hosts said which domain they are in."""
         entries = list(inventory.domains)
+        # The accounts that run migrations (R1: they must be delegable), read in their domain.
+        operators = sorted(
+            {
+                facts.session.user
+                for facts in hosts.values()
+                if isinstance(facts, HostFacts) and facts.session.user
+            }
+        )
         ports = preflight.run(
             [preflight.Probe(e.name, *ldap_endpoint(e.url)) for e in entries], PREFLIGHT_TIMEOUT
         )
@@ -115,6 +123,7 @@ class LiveCollector:
                     connect_timeout=entry.connect_timeout,
                     auth="ntlm" if entry.auth == "ntlm" else "simple",
                     tls_server_name=entry.tls_server_name,
+                    operators=operators,
                 )
             except DirectoryError as exc:  # already one sentence about this domain
                 return exc

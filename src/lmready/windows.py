@@ -10,9 +10,14 @@ WINDOWS_SERVER_BUILDS = {
     20348: "Windows Server 2022",
     26100: "Windows Server 2025",
 }
-# The article covers Windows Server 2016 and later; 2012 R2 is out of support.
+# The article covers Windows Server 2016 and later; 2012 R2 (out of support since October 2023)
+# is the article's 2012 R2 -> 2016 path, so REQUIREMENTS.md R2 warns on it and fails older builds.
 OLDEST_SUPPORTED_BUILD = 14393
+WINDOWS_SERVER_2012_R2 = 9600
 WINDOWS_SERVER_2025 = 26100
+# 2012 R2 has no Get-VMHostSupportedVersion; it runs configuration version 5.0 only (Microsoft,
+# "Upgrade virtual machine version in Hyper-V on Windows or Windows Server", supported versions table).
+VERSIONS_2012_R2 = ("5.0",)
 
 
 def os_name(build: int) -> str:

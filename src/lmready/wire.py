@@ -15,10 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from lmready.facts import HostFacts, PortProbe, Preflight
+from lmready.windows import OLDEST_SUPPORTED_BUILD, VERSIONS_2012_R2, WINDOWS_SERVER_2012_R2
 
 WIRE_VERSION = 2
 COLLECT_MARKER = "# lmready:collect-host v2"
-PROBE_MARKER = "# lmready:probe-ports v1"
+PROBE_MARKER = "# lmready:probe-ports v2"
 
 # Enum numbers as Windows PowerShell 5.1 prints them when a value is not cast to [string].
 VM_STATES = {
@@ -48,6 +49,9 @@ SERVICE_STATES = {
 SWITCH_TYPES = {0: "Private", 1: "Internal", 2: "External"}
 # NetSecurity's Enabled enum: True = 1, False = 2.
 GPO_BOOLEAN = {1: True, 2: False}
+# NetSecurity.Action (NotConfigured = 0, Allow = 2, Block = 4) and PolicyStoreType.
+FIREWALL_ACTIONS = {0: "NotConfigured", 2: "Allow", 4: "Block"}
+POLICY_STORE_SOURCES = {0: "None", 1: "Local", 2: "GroupPolicy", 3: "Dynamic", 4: "Generated", 5: "Hardcoded"}
 
 
 # What one read of the collection script ("fact" in its problems) feeds in HostFacts: when the
@@ -62,13 +66,21 @@ FACT_FIELDS: dict[str, tuple[str, ...]] = {
     "supported_versions": ("supported_versions",),
     "addresses": ("addresses",),
     "firewall_rule": ("firewall_rule",),
+    "firewall_profiles": ("firewall_profiles",),
     "rdma": ("smb",),
     "smb_client": ("smb",),
     "vms": ("vms",),
     "switches": ("switches",),
     "cpu": ("cpu",),
     "credential_guard": ("credential_guard_running",),
+    "credential_guard_upgrade": ("isolated_credentials_root_secret",),
 }
+# Facts read with cmdlets of the Hyper-V PowerShell module: without the module they are unread
+# because of R5, and the reason says so (REQUIREMENTS.md R5: a failure of R5, not a connection error).
+HYPERV_MODULE_FIELDS = ("migration", "migration_networks", "supported_versions", "vms", "switches")
+NO_HYPERV_MODULE = (
+    "the Hyper-V PowerShell module is not installed (see R5: Install-WindowsFeature Hyper-V-PowerShell)"
+)
 
 
 class WireError(Exception):
@@ -134,6 +146,13 @@ def _bool(value: Any) -> bool:
     return bool(value)
 
 
+def _int(value: Any) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
 def parse_host(
     text: str | bytes, name: str, runner_utc: datetime, preflight: Preflight | None = None
 ) -> HostFacts:
@@ -150,8 +169,28 @@ def parse_host(
         for f in _list(doc.get("features"))
         if isinstance(f, dict)
     }
-    rule = doc.get("firewall_rule")
     os_, session = _dict(doc.get("os")), _dict(doc.get("session"))
+    build = _int(os_.get("build"))
+    supported_versions = [str(v) for v in _list(doc.get("supported_versions"))]
+    module = "hyperv" not in unread and features.get("Hyper-V-PowerShell", False)
+    if not module and "hyperv" not in unread:
+        for field in HYPERV_MODULE_FIELDS:
+            if field in unread:
+                unread[field] = NO_HYPERV_MODULE
+    elif (
+        build == WINDOWS_SERVER_2012_R2
+        and "supported_versions" in unread
+        and "not recognized" in unread["supported_versions"]
+    ):
+        # 2012 R2 predates Get-VMHostSupportedVersion: its one version is known by its build.
+        del unread["supported_versions"]
+        supported_versions = list(VERSIONS_2012_R2)
+    guard = doc.get("credential_guard_running")
+    if build and build < OLDEST_SUPPORTED_BUILD:
+        # Before 2016 the DeviceGuard WMI namespace does not exist: no Credential Guard at all.
+        unread.pop("credential_guard_running", None)
+        guard = False
+    rule = doc.get("firewall_rule")
     try:
         return HostFacts.model_validate(
             {
@@ -179,14 +218,21 @@ def parse_host(
                     "maximum_migrations": vmhost.get("MaximumVirtualMachineMigrations"),
                 },
                 "migration_networks": _list(doc.get("migration_networks")),
-                "supported_versions": [str(v) for v in _list(doc.get("supported_versions"))],
+                "supported_versions": supported_versions,
                 "addresses": _list(doc.get("addresses")),
                 "firewall_rule": None
                 if not isinstance(rule, dict)
                 else {
                     "name": str(rule.get("name", "")),
                     "enabled": _bool(rule.get("enabled")),
+                    "action": str(_enum(rule.get("action"), FIREWALL_ACTIONS) or "Allow"),
+                    "source": str(_enum(rule.get("source"), POLICY_STORE_SOURCES) or ""),
                 },
+                "firewall_profiles": [
+                    {"name": str(_enum(p.get("name"), {})), "enabled": _bool(p.get("enabled"))}
+                    for p in _list(doc.get("firewall_profiles"))
+                    if isinstance(p, dict)
+                ],
                 "smb": {
                     "rdma_enabled": _bool(doc.get("rdma_enabled")),
                     "multichannel_enabled": _bool(doc.get("smb_multichannel")),
@@ -217,7 +263,8 @@ def parse_host(
                     "user": str(session.get("user", "")),
                     "group_sids": [str(s) for s in _list(session.get("group_sids"))],
                 },
-                "credential_guard_running": doc.get("credential_guard_running"),
+                "credential_guard_running": guard,
+                "isolated_credentials_root_secret": doc.get("isolated_credentials_root_secret"),
                 "preflight": preflight,
                 "unread": unread,
                 "script_errors": script_errors,
@@ -250,7 +297,7 @@ def parse_probes(text: str | bytes) -> list[PortProbe]:
     doc = loads(text)
     try:
         return [
-            PortProbe.model_validate({**p, "open": _bool(p.get("open"))})
+            PortProbe.model_validate({**p, "open": _bool(p.get("open")), "error": str(p.get("error") or "")})
             for p in _list(doc)
             if isinstance(p, dict)
         ]

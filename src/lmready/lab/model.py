@@ -165,7 +165,18 @@ def collection_document(
     # does not exist is ObjectNotFound, which the script leaves out without a problem.
     rule = read("firewall_rule", "Get-NetFirewallRule", None, lambda: state.firewall_rule)
     if rule is not None:
-        doc["firewall_rule"] = Hashtable(name=rule.name, enabled=str(rule.enabled))
+        doc["firewall_rule"] = Hashtable(
+            name=rule.name, enabled=str(rule.enabled), action=rule.action, source=rule.source
+        )
+    doc["firewall_profiles"] = (
+        read(
+            "firewall_profiles",
+            "Get-NetFirewallProfile",
+            None,
+            lambda: [Hashtable(name=p.name, enabled=str(p.enabled)) for p in state.firewall_profiles],
+        )
+        or []
+    )
     doc["rdma_enabled"] = state.smb.rdma_enabled
     doc["smb_multichannel"] = state.smb.multichannel_enabled
     doc["vms"] = (
@@ -198,11 +209,20 @@ def collection_document(
     )
     doc["cpu"] = Hashtable(vendor=state.cpu.vendor, model=state.cpu.model)
     doc["session"] = Hashtable(user=state.session.user, group_sids=list(state.session.group_sids))
-    # Before Windows Server 2016 the DeviceGuard WMI namespace does not exist.
-    no_guard = "Invalid namespace " if state.credential_guard_running is None else None
-    guard = read("credential_guard", "Win32_DeviceGuard", no_guard, lambda: state.credential_guard_running)
-    if guard is not None:
-        doc["credential_guard_running"] = guard
+    # Before Windows Server 2016 the DeviceGuard WMI namespace does not exist, which the script
+    # reports as false (no Credential Guard), not as a problem.
+    if state.os.build < BUILD_2016 and "Win32_DeviceGuard" not in denied:
+        doc["credential_guard_running"] = False
+    else:
+        guard = read("credential_guard", "Win32_DeviceGuard", None, lambda: state.credential_guard_running)
+        if guard is not None:
+            doc["credential_guard_running"] = guard
+    doc["isolated_credentials_root_secret"] = read(
+        "credential_guard_upgrade",
+        "IsolatedCredentialsRootSecret",
+        None,
+        lambda: state.isolated_credentials_root_secret,
+    )
     doc["problems"] = problems
     return doc
 
@@ -226,8 +246,15 @@ def _int32(value: Any) -> int:
     )
 
 
+_TIMEOUT = re.compile(r"WaitAll\([^,]+,\s*(\d+)\)")
+# probe_ports.ps1 makes each TcpClient for its target's address family; a script that does not
+# (new TcpClient() is IPv4 only) fails on the first IPv6 target, as Windows would.
+_FAMILY_CLIENT = re.compile(r"TcpClient\s+-ArgumentList\s+\$ip\.AddressFamily")
+
+
 def probe_answer(script: str, network: LabNetwork) -> ScriptResult:
-    """What probe_ports.ps1 prints: one JSON list, an entry per target, whatever their number."""
+    """What probe_ports.ps1 prints: one JSON list, an entry per target, whatever their number;
+    each target's failure is its own entry's error, worded as .NET words it."""
     match = _TARGETS.search(script)
     if match is None:
         return ScriptResult([], terminating=str(NotModelled("a probe script without its targets")))
@@ -236,26 +263,44 @@ def probe_answer(script: str, network: LabNetwork) -> ScriptResult:
         targets = json.loads(payload)
     except json.JSONDecodeError:
         return ScriptResult([], terminating=f"Invalid JSON primitive: {payload[:40]}.")
+    timeout = _TIMEOUT.search(script)
+    family_aware = _FAMILY_CLIENT.search(script) is not None
     results = []
     for target in targets if isinstance(targets, list) else [targets]:
         t = target if isinstance(target, dict) else {}
         address = "" if t.get("address") is None else str(t["address"])
+        ip = _ip(address)
         try:
             port = _int32(t.get("port"))
+            error = ""
+            if ip is None:
+                error = (
+                    'Exception calling "Parse" with "1" argument(s): "An invalid IP address was specified."'
+                )
+            elif not 0 < port < 65536:
+                error = (
+                    'Exception calling "ConnectAsync" with "2" argument(s): "Specified argument was out of '
+                    'the range of valid values.\r\nParameter name: port"'
+                )
         except ValueError as exc:
-            return ScriptResult([], terminating=str(exc))
-        if not 0 < port < 65536:
+            port, error = 0, str(exc)
+        if ip is not None and ip.version == 6 and not family_aware:
             return ScriptResult(
                 [],
-                terminating='Exception calling "ConnectAsync" with "2" argument(s): "Specified argument was '
-                'out of the range of valid values.\r\nParameter name: port"',
+                terminating='Exception calling "ConnectAsync" with "2" argument(s): "An address incompatible '
+                'with the requested protocol was used"',
             )
+        is_open = not error and network.is_open(address, port)
+        if not error and not is_open:
+            # The Windows firewall drops what it blocks: the connect never answers (0x8007274C).
+            error = f"no answer within {timeout.group(1) if timeout else '?'} ms"
         results.append(
             Hashtable(
                 dst="" if t.get("dst") is None else str(t["dst"]),
                 address=address,
                 port=port,
-                open=network.is_open(address, port),
+                open=is_open,
+                error=error,
             )
         )
     return ScriptResult([convert_to_json(results)])
@@ -823,11 +868,15 @@ class LabNetwork:
         return None
 
     def is_open(self, address: str, port: int) -> bool:
-        """6600 answers where the migration firewall rule is enabled, 445 on every lab host."""
+        """445 answers on every lab host (IPv4 or IPv6 address); 6600 where the effective migration
+        firewall rule allows it, or where every firewall profile is off."""
         host = self.owner(address)
         if host is None:
             return False
         if port == SMB_PORT:
             return True
-        rule = host.state.firewall_rule
-        return port == MIGRATION_PORT and rule is not None and rule.enabled
+        state = host.state
+        rule = state.firewall_rule
+        firewall_off = bool(state.firewall_profiles) and not any(p.enabled for p in state.firewall_profiles)
+        allowed = rule is not None and rule.enabled and rule.action.lower() == "allow"
+        return port == MIGRATION_PORT and (firewall_off or allowed)

@@ -60,13 +60,24 @@ $facts.addresses = @(Read-Fact 'addresses' 'Get-NetIPAddress' {
         @{ address = [string]$_.IPAddress; prefix_length = [int]$_.PrefixLength }
     }
 })
-# A rule that does not exist is a fact (null); any other error (access denied) leaves it unread.
+# The effective policy (ActiveStore: local and Group Policy rules merged), not the local store: a
+# rule Group Policy disables or adds is invisible in the local one. A rule that does not exist is a
+# fact (null); any other error (access denied) leaves it unread. An enabled rule wins over a copy.
 try {
-    $rule = Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
-    $facts.firewall_rule = @{ name = [string]$rule.Name; enabled = [string]$rule.Enabled }
+    $rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Name 'VIRT-MIGL-In-TCP-NoScope')
+    $rule = @($rules | Sort-Object { [string]$_.Enabled -ne 'True' })[0]
+    $facts.firewall_rule = @{
+        name = [string]$rule.Name; enabled = [string]$rule.Enabled
+        action = [string]$rule.Action; source = [string]$rule.PolicyStoreSourceType
+    }
 } catch {
     if ([string]$_.CategoryInfo.Category -ne 'ObjectNotFound') { Add-Problem 'firewall_rule' 'Get-NetFirewallRule' $_ }
 }
+$facts.firewall_profiles = @(Read-Fact 'firewall_profiles' 'Get-NetFirewallProfile' {
+    Get-NetFirewallProfile -PolicyStore ActiveStore | ForEach-Object {
+        @{ name = [string]$_.Name; enabled = [string]$_.Enabled }
+    }
+})
 $facts.rdma_enabled = @(Read-Fact 'rdma' 'Get-NetAdapterRdma' {
     Get-NetAdapterRdma | Where-Object { $_.Enabled } | ForEach-Object { [string]$_.Name }
 }).Count -gt 0
@@ -97,9 +108,23 @@ $facts.session = @{
     user = [string]$identity.Name
     group_sids = @($identity.Groups | ForEach-Object { [string]$_.Value })
 }
-$guard = Read-Fact 'credential_guard' 'Win32_DeviceGuard' {
-    Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard
+# Before Windows Server 2016 the DeviceGuard namespace does not exist (WBEM_E_INVALID_NAMESPACE,
+# 0x8004100E): that is "no Credential Guard", a fact; any other error leaves it unread.
+try {
+    $guard = Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard
+    if ($guard) { $facts.credential_guard_running = @($guard.SecurityServicesRunning) -contains 1 }
+} catch {
+    if ([string]$_.Exception.NativeErrorCode -eq 'InvalidNamespace' -or [string]$_.FullyQualifiedErrorId -like 'HRESULT 0x8004100e*') {
+        $facts.credential_guard_running = $false
+    } else { Add-Problem 'credential_guard' 'Win32_DeviceGuard' $_ }
 }
-if ($guard) { $facts.credential_guard_running = @($guard.SecurityServicesRunning) -contains 1 }
+# Microsoft's Credential Guard "configure" article (default enablement, documented for client
+# upgrades) names IsolatedCredentialsRootSecret under MSV1_0 as the mark of a device on which
+# Credential Guard was turned on by default; A4 reads it as a heuristic and says so.
+$facts.isolated_credentials_root_secret = Read-Fact 'credential_guard_upgrade' 'IsolatedCredentialsRootSecret' {
+    $msv = 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa\MSV1_0'
+    $values = Get-ItemProperty -LiteralPath $msv
+    [bool]($null -ne $values.PSObject.Properties['IsolatedCredentialsRootSecret'] -or (Test-Path -LiteralPath "$msv\IsolatedCredentialsRootSecret"))
+}
 $facts.problems = @($problems)
 ConvertTo-Json -InputObject $facts -Depth 6 -Compress
