@@ -3,7 +3,7 @@
 # migration addresses, all at once with one timeout. The targets are filled in by lmready.
 $ErrorActionPreference = 'Stop'
 # No @() around ConvertFrom-Json: Windows PowerShell 5.1 emits a JSON array as one object.
-$targets = ConvertFrom-Json -InputObject '{targets}'
+$targets = ConvertFrom-Json -InputObject {targets}
 $probes = foreach ($t in $targets) {
     $client = New-Object System.Net.Sockets.TcpClient
     @{ target = $t; client = $client; task = $client.ConnectAsync([string]$t.address, [int]$t.port) }
