@@ -119,8 +119,7 @@ def _domain_group(
         secret = secret_for(entry)
     except CredentialError as exc:
         return [Outcome(c, FAILED, f"domain {entry.name}: {exc}") for c in changes]
-    attempt(changes)
-    return directory.apply_domain(entry, changes, secret)
+    return directory.apply_domain(entry, changes, secret, attempt)
 
 
 def _open(host: Host, inventory: Inventory) -> Session:

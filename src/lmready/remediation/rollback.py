@@ -104,7 +104,7 @@ def _restore(
         if maybe and now == change.before and now != change.after:
             never.append(
                 Outcome(
-                    inverse(change, now),
+                    change,
                     SKIPPED,
                     f"{_name(change)}: it was attempted but never made: it is {show(now)}, the value before the "
                     "run, so there is nothing to restore.",
