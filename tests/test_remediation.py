@@ -393,32 +393,38 @@ def test_a_typo_in_a_fix_is_rejected_by_the_lab_host(
 
 def test_a_journal_cut_short_by_a_crash(lab, inventory, tmp_path):
     """A run that died after journaling changes as attempted but before their outcome: rollback
-    reads each again and says which it restored and which was never made; a change only planned
-    was never sent; a last line cut in half is not an event."""
+    reads each again and says which it restored, which was never made and which changed since;
+    a change only planned was never sent; a last line cut in half is not an event."""
     estate, findings = audit(inventory)
     changes = make_plan(findings, estate).changes
     simultaneous = next(c for c in changes if c.setting == host_fixes.SIMULTANEOUS)
     performance = next(c for c in changes if c.setting == host_fixes.PERFORMANCE)
-    planned_only = next(c for c in changes if c.setting == host_fixes.ENABLED)
+    enabled = next(c for c in changes if c.setting == host_fixes.ENABLED)
+    planned_only = next(c for c in changes if c.setting == host_fixes.USE_ANY_NETWORK)
     path = tmp_path / "remediation.jsonl"
     with Journal(path) as journal:
-        for change in (simultaneous, performance, planned_only):
+        for change in (simultaneous, performance, enabled, planned_only):
             journal.record(change, "planned")
-        journal.record(simultaneous, "attempted")
-        journal.record(performance, "attempted")
+        for change in (simultaneous, performance, enabled):
+            journal.record(change, "attempted")
     with path.open("a") as out:
         out.write('{"id": 1, "status": "appl')
-    # The performance option change reached its host before the run died; the other did not.
+    # Enable-VMMigration reached lab-hv03 before the run died; then an admin chose SMB there.
     hv03 = lab.hosts["lab-hv03"].model
     hv03.state = hv03.state.model_copy(
         update={
             "migration": hv03.state.migration.model_copy(
-                update={"performance_option": PerformanceOption.COMPRESSION}
+                update={"enabled": True, "performance_option": PerformanceOption.SMB}
             )
         }
     )
     undone = rollback(path, inventory)
     assert [(o.status, o.reason) for o in undone.outcomes] == [
+        (
+            REFUSED,
+            "lab-hv03: VirtualMachineMigrationPerformanceOption (TCPIP -> Compression) was attempted and is "
+            "now SMB, neither the value before nor the one it set: it changed since, so it is left as it is.",
+        ),
         (
             SKIPPED,
             "lab-hv04: MaximumVirtualMachineMigrations (5 -> 2): it was attempted but never made: it is 5, "
@@ -426,14 +432,16 @@ def test_a_journal_cut_short_by_a_crash(lab, inventory, tmp_path):
         ),
         (
             APPLIED,
-            "lab-hv03: VirtualMachineMigrationPerformanceOption: it had been made (attempted, its outcome not "
+            "lab-hv03: VirtualMachineMigrationEnabled: it had been made (attempted, its outcome not "
             "journaled) and is restored.",
         ),
     ]
-    assert str(hv03.state.migration.performance_option) == "TCPIP"
+    state = lab.hosts["lab-hv03"].model.state
+    assert state.migration.enabled is False and str(state.migration.performance_option) == "SMB"
     assert lab.hosts["lab-hv04"].model.state.migration.maximum_migrations == 5
-    assert lab.hosts["lab-hv03"].model.state.migration.enabled is False
+    assert lab.hosts["lab-hv04"].model.state.migration.use_any_network is True
     assert [e["status"] for e in read_journal(undone.journal)] == [
+        "refused",
         "skipped",
         "planned",
         "attempted",

@@ -112,14 +112,14 @@ def _restore(
             )
             continue
         if now != change.after:
-            refused.append(
-                _refuse(
-                    change,
-                    now,
-                    f"{_name(change)} is now {show(now)}, not {show(change.after)} as lmready left it: it "
-                    "changed since, so it is left as it is.",
-                )
+            why = (
+                f"{_name(change)} was attempted and is now {show(now)}, neither the value before nor the one "
+                "it set: it changed since, so it is left as it is."
+                if maybe
+                else f"{_name(change)} is now {show(now)}, not {show(change.after)} as lmready left it: it "
+                "changed since, so it is left as it is."
             )
+            refused.append(_refuse(change, now, why))
             continue
         restore = inverse(change, now)
         restores.append(restore)
