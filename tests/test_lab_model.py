@@ -236,7 +236,9 @@ def probed(host: HyperVHost, targets: list[dict[str, Any]]) -> list[tuple[str, b
     assert result.terminating is None, result.terminating
     # Read raw: a target lmready never sends (an invalid address) is refused by parse_probes.
     raw = json.loads(result.output[0])
-    return [(p["address"], p["open"], p.get("error") or "") for p in (raw if isinstance(raw, list) else [raw])]
+    return [
+        (p["address"], p["open"], p.get("error") or "") for p in (raw if isinstance(raw, list) else [raw])
+    ]
 
 
 def test_probes_reach_ipv6_and_dual_stack_destinations_each_on_its_own():

@@ -16,7 +16,7 @@ from audit_run import run_audit
 from lmready.catalogue import Severity, load_catalogue
 from lmready.credentials import Secret
 from lmready.estate import Estate
-from lmready.facts import MigrationNetwork
+from lmready.facts import MigrationNetwork, PerformanceOption
 from lmready.findings import Finding, judge_failure
 from lmready.inventory import Inventory, load_inventory
 from lmready.lab.control import DEFAULT_SCENARIO
@@ -38,7 +38,7 @@ from lmready.remediation import (
     verify,
 )
 from lmready.remediation import hosts as host_fixes
-from lmready.remediation.change import ALREADY, APPLIED, DIRECTORY, FAILED, HOST, REFUSED
+from lmready.remediation.change import ALREADY, APPLIED, DIRECTORY, FAILED, HOST, REFUSED, SKIPPED
 from lmready.remediation.verify import check_failure
 
 SCENARIO = load_scenario(DEFAULT_SCENARIO)
@@ -158,9 +158,9 @@ def test_plan_shows_every_change_and_changes_nothing(lab, inventory, directory, 
     host_changes = [c for c in plan.changes if c.kind == HOST]
     assert {(c.target, c.setting, c.before, c.after) for c in host_changes} == HOST_CHANGES
     commands = {c.command for c in host_changes}
-    assert "Set-VMHost -VirtualMachineMigrationPerformanceOption 'Compression' -Passthru" in commands
-    assert f"Add-VMMigrationNetwork -Subnet '{SUBNET}' -Passthru" in commands
-    assert "Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope -PassThru" in commands
+    assert "Set-VMHost -VirtualMachineMigrationPerformanceOption 'Compression'" in commands
+    assert f"Add-VMMigrationNetwork -Subnet '{SUBNET}'" in commands
+    assert "Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope" in commands
     # Delegation: only the missing values, one change each, and the protocol transition bit.
     ldap_changes = [c for c in plan.changes if c.kind == DIRECTORY]
     added = {
@@ -199,7 +199,7 @@ def test_apply_verify_audit_then_rollback_restores_everything(lab, inventory, di
     assert "klist purge -li 0x3e7" in purge_advice(plan, outcomes)
     entries = read_journal(journal.path)
     assert {e["operator"] for e in entries} == {"tester"}
-    assert all(s == ["planned", "applied", "verified"] for s in statuses(journal.path).values())
+    assert all(s == ["planned", "attempted", "applied", "verified"] for s in statuses(journal.path).values())
 
     # What was there survives; nothing else moved.
     hv04 = lab.hosts["lab-hv04"].model.state
@@ -242,7 +242,7 @@ def test_apply_verify_audit_then_rollback_restores_everything(lab, inventory, di
     assert host_states(lab) == hosts_before
     assert accounts(directory, samba_dc) == directory_before
     assert undone.journal != journal.path
-    assert all(s == ["planned", "rolled back"] for s in statuses(undone.journal).values())
+    assert all(s == ["planned", "attempted", "rolled back"] for s in statuses(undone.journal).values())
 
 
 def test_rollback_refuses_what_changed_since(lab, inventory, directory, samba_dc, tmp_path):
@@ -276,7 +276,12 @@ def test_rollback_refuses_what_changed_since(lab, inventory, directory, samba_dc
     assert state.migration.maximum_migrations == 3 and [n.subnet for n in state.migration_networks] == [KEPT]
     directory.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userAccountControl"])
     assert directory.response[0]["attributes"]["userAccountControl"] == [str(0x1001000 | 0x100000)]
-    assert {e["status"] for e in read_journal(undone.journal)} == {"planned", "refused", "rolled back"}
+    assert {e["status"] for e in read_journal(undone.journal)} == {
+        "planned",
+        "attempted",
+        "refused",
+        "rolled back",
+    }
 
 
 def test_a_concurrent_uac_change_is_detected_not_overwritten(lab, inventory, directory, tmp_path):
@@ -309,6 +314,7 @@ def test_a_concurrent_uac_change_is_detected_not_overwritten(lab, inventory, dir
     assert directory.response[0]["attributes"]["userAccountControl"] == [theirs]
     assert statuses(journal.path)[(uac.target, uac.account_dn, uac.setting, uac.before, uac.after)] == [
         "planned",
+        "attempted",
         "failed",
     ]
 
@@ -386,23 +392,58 @@ def test_a_typo_in_a_fix_is_rejected_by_the_lab_host(
 
 
 def test_a_journal_cut_short_by_a_crash(lab, inventory, tmp_path):
-    """A run that died after journaling "planned" but before the outcome: rollback says so and
-    leaves the setting alone; a last line cut in half is not an event."""
+    """A run that died after journaling changes as attempted but before their outcome: rollback
+    reads each again and says which it restored, which was never made and which changed since;
+    a change only planned was never sent; a last line cut in half is not an event."""
     estate, findings = audit(inventory)
-    change = next(c for c in make_plan(findings, estate).changes if c.setting == host_fixes.SIMULTANEOUS)
+    changes = make_plan(findings, estate).changes
+    simultaneous = next(c for c in changes if c.setting == host_fixes.SIMULTANEOUS)
+    performance = next(c for c in changes if c.setting == host_fixes.PERFORMANCE)
+    enabled = next(c for c in changes if c.setting == host_fixes.ENABLED)
+    planned_only = next(c for c in changes if c.setting == host_fixes.USE_ANY_NETWORK)
     path = tmp_path / "remediation.jsonl"
     with Journal(path) as journal:
-        journal.record(change, "planned")
+        for change in (simultaneous, performance, enabled, planned_only):
+            journal.record(change, "planned")
+        for change in (simultaneous, performance, enabled):
+            journal.record(change, "attempted")
     with path.open("a") as out:
         out.write('{"id": 1, "status": "appl')
-    before = host_states(lab)
+    # Enable-VMMigration reached lab-hv03 before the run died; then an admin chose SMB there.
+    hv03 = lab.hosts["lab-hv03"].model
+    hv03.state = hv03.state.model_copy(
+        update={
+            "migration": hv03.state.migration.model_copy(
+                update={"enabled": True, "performance_option": PerformanceOption.SMB}
+            )
+        }
+    )
     undone = rollback(path, inventory)
     assert [(o.status, o.reason) for o in undone.outcomes] == [
         (
             REFUSED,
-            "lab-hv04: MaximumVirtualMachineMigrations (5 -> 2): its outcome was never recorded, so it "
-            "is left alone; check it by hand.",
-        )
+            "lab-hv03: VirtualMachineMigrationPerformanceOption (TCPIP -> Compression) was attempted and is "
+            "now SMB, neither the value before nor the one it set: it changed since, so it is left as it is.",
+        ),
+        (
+            SKIPPED,
+            "lab-hv04: MaximumVirtualMachineMigrations (5 -> 2): it was attempted but never made: it is 5, "
+            "the value before the run, so there is nothing to restore.",
+        ),
+        (
+            APPLIED,
+            "lab-hv03: VirtualMachineMigrationEnabled: it had been made (attempted, its outcome not "
+            "journaled) and is restored.",
+        ),
     ]
-    assert host_states(lab) == before
-    assert [e["status"] for e in read_journal(undone.journal)] == ["refused"]
+    state = lab.hosts["lab-hv03"].model.state
+    assert state.migration.enabled is False and str(state.migration.performance_option) == "SMB"
+    assert lab.hosts["lab-hv04"].model.state.migration.maximum_migrations == 5
+    assert lab.hosts["lab-hv04"].model.state.migration.use_any_network is True
+    assert [e["status"] for e in read_journal(undone.journal)] == [
+        "refused",
+        "skipped",
+        "planned",
+        "attempted",
+        "rolled back",
+    ]

@@ -283,7 +283,8 @@ def rollback(args: argparse.Namespace) -> int:
     for outcome in result.outcomes:
         print(f"{outcome.status}: {outcome.change}" + (f" ({outcome.reason})" if outcome.reason else ""))
     print(f"journal of this rollback: {result.journal}")
-    return 0 if all(o.status != "failed" and o.status != "refused" for o in result.outcomes) else 1
+    # "skipped": an attempted change that was never made, so nothing needed restoring.
+    return 0 if all(o.status in ("applied", "skipped") for o in result.outcomes) else 1
 
 
 def schema(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -132,61 +132,7 @@ class LiveCollector:
         return {e.name: r for e, r in zip(entries, results, strict=True)}
 
     def _each(self, items: list, work: Callable, what: str) -> list:
-        """work(item) for every item, concurrently (at most ``workers`` at once), in order.
-
-        A bug in one item's work becomes that item's one-sentence result, and an item that runs
-        past its deadline is given up on: pypsrp retries a read timeout five times, so a hung host
-        would otherwise hold the whole audit for minutes. Threads are daemons, so one that is
-        still stuck on a dead host does not keep the process from exiting either."""
-        total = len(items)
-        self.progress(what, 0, total)
-        out: list = [None] * total
-        results: queue.SimpleQueue = queue.SimpleQueue()
-        slots = threading.Semaphore(self.workers)
-        started: dict[int, float] = {}
-
-        def run(i: int, item) -> None:
-            try:
-                result = work(item)
-            except Exception as exc:
-                result = FactsUnavailable(
-                    f"{item.name}: {what} failed: {type(exc).__name__}: {exc} (a bug in lmready; please report it)."
-                )
-            finally:
-                slots.release()
-            results.put((i, result))
-
-        def launch() -> None:
-            for i, item in enumerate(items):
-                slots.acquire()
-                started[i] = time.monotonic()
-                threading.Thread(target=run, args=(i, item), daemon=True, name=f"lmready-{what}").start()
-
-        threading.Thread(target=launch, daemon=True).start()
-        done = 0
-        while done < total:
-            try:
-                i, result = results.get(timeout=0.2)
-                finished = [(i, result)]
-            except queue.Empty:
-                now = time.monotonic()
-                finished = [
-                    (
-                        i,
-                        FactsUnavailable(
-                            f"{items[i].name}: {what} did not finish within {deadline(items[i]):.0f} s; the host "
-                            "may be hung or overloaded; check WinRM on it, or raise winrm.operation_timeout."
-                        ),
-                    )
-                    for i, t in list(started.items())
-                    if out[i] is None and now - t > deadline(items[i])
-                ]
-            for i, result in finished:
-                if out[i] is None:
-                    out[i] = result
-                    done += 1
-                    self.progress(what, done, total)
-        return out
+        return run_each(items, work, what, progress=self.progress, workers=self.workers)
 
     def _first_round(
         self, host: Host, inventory: Inventory, outcome: preflight.Outcome
@@ -257,6 +203,74 @@ class LiveCollector:
                 hosts[src] = facts.model_copy(update={"unread": unread})
             else:
                 hosts[src] = facts.model_copy(update={"probes": result})
+
+
+def run_each(
+    items: Sequence[Host | DomainEntry],
+    work: Callable,
+    what: str,
+    *,
+    progress: Progress | None = None,
+    workers: int = MAX_WORKERS,
+) -> list:
+    """work(item) for every host or domain, concurrently (at most ``workers`` at once), in order.
+
+    A bug in one item's work becomes that item's one-sentence result, and an item that runs
+    past its deadline() is given up on (the result is FactsUnavailable naming the time it was
+    given): pypsrp retries a read timeout five times, so a hung host would otherwise hold the
+    whole run for minutes. Threads are daemons, so one that is still stuck on a dead host does
+    not keep the process from exiting either. Collection, remediation and rollback all use it."""
+    report = progress or (lambda what, done, total: None)
+    total = len(items)
+    report(what, 0, total)
+    out: list = [None] * total
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    slots = threading.Semaphore(workers)
+    started: dict[int, float] = {}
+
+    def run(i: int, item) -> None:
+        try:
+            result = work(item)
+        except Exception as exc:
+            result = FactsUnavailable(
+                f"{item.name}: {what} failed: {type(exc).__name__}: {exc} (a bug in lmready; please report it)."
+            )
+        finally:
+            slots.release()
+        results.put((i, result))
+
+    def launch() -> None:
+        for i, item in enumerate(items):
+            slots.acquire()
+            started[i] = time.monotonic()
+            threading.Thread(target=run, args=(i, item), daemon=True, name=f"lmready-{what}").start()
+
+    threading.Thread(target=launch, daemon=True).start()
+    done = 0
+    while done < total:
+        try:
+            i, result = results.get(timeout=0.2)
+            finished = [(i, result)]
+        except queue.Empty:
+            now = time.monotonic()
+            finished = [
+                (
+                    i,
+                    FactsUnavailable(
+                        f"{items[i].name}: {what} did not finish within {deadline(items[i]):.0f} s (given up "
+                        f"after {now - t:.1f} s); the host may be hung or overloaded; check WinRM on it, or "
+                        "raise winrm.operation_timeout."
+                    ),
+                )
+                for i, t in list(started.items())
+                if out[i] is None and now - t > deadline(items[i])
+            ]
+        for i, result in finished:
+            if out[i] is None:
+                out[i] = result
+                done += 1
+                report(what, done, total)
+    return out
 
 
 def close_all(sessions: list[Session], wait: float = 10.0) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lmready import pwsh
 from lmready.facts import HostFacts, PortProbe, Preflight
 from lmready.windows import OLDEST_SUPPORTED_BUILD, VERSIONS_2012_R2, WINDOWS_SERVER_2012_R2
 
@@ -97,9 +98,10 @@ def collection_script() -> str:
 
 def probe_script(targets: list[dict[str, Any]], timeout_ms: int = 2000) -> str:
     """The pair-round script for one source host; targets are {dst, address, port}."""
-    payload = json.dumps(targets).replace("'", "''")  # inside a single-quoted PowerShell string
     return (
-        script("probe_ports.ps1").replace("{targets}", payload).replace("{timeout_ms}", str(int(timeout_ms)))
+        script("probe_ports.ps1")
+        .replace("{targets}", pwsh.quote(json.dumps(targets)))
+        .replace("{timeout_ms}", str(int(timeout_ms)))
     )
 
 

@@ -13,12 +13,12 @@ import ipaddress
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lmready import wire
+from lmready import pwsh, wire
 from lmready.facts import AuthenticationType, FirewallRule, HostFacts, MigrationNetwork, PerformanceOption
 from lmready.lab import pslang
 from lmready.lab.pslang import (
@@ -229,7 +229,7 @@ def collection_document(
 
 # --- the pair round ---------------------------------------------------------------------------
 
-_TARGETS = re.compile(r"ConvertFrom-Json\s+-InputObject\s+'((?:[^']|'')*)'")
+_TARGETS = re.compile(r"ConvertFrom-Json\s+-InputObject\s+(?=[" + pwsh.SINGLE_QUOTES + "])")
 
 
 def _int32(value: Any) -> int:
@@ -258,7 +258,10 @@ def probe_answer(script: str, network: LabNetwork) -> ScriptResult:
     match = _TARGETS.search(script)
     if match is None:
         return ScriptResult([], terminating=str(NotModelled("a probe script without its targets")))
-    payload = match.group(1).replace("''", "'")
+    try:
+        payload, _ = pslang.single_quoted(script, match.end())
+    except pslang.ParseError as exc:
+        return ScriptResult([], terminating=str(exc))
     try:
         targets = json.loads(payload)
     except json.JSONDecodeError:
@@ -765,30 +768,62 @@ class HyperVHost:
             return result
         run = _Run(result)
         with self._lock:
-            for statement in statements:
-                try:
-                    self._statement(statement, run)
-                except StatementError as exc:
-                    if run.preference == "Stop":
-                        result.terminating = str(exc)
-                        break
-                    if run.preference == "Continue":
-                        result.errors.append(str(exc))
-                except (_Stopped, NotModelled) as exc:
-                    result.terminating = str(exc)
-                    break
+            try:
+                self._statements(statements, run)
+            except (_Stopped, NotModelled) as exc:
+                result.terminating = str(exc)
         return result
+
+    def _statements(self, statements: Sequence[pslang.Statement], run: _Run) -> None:
+        for statement in statements:
+            try:
+                self._statement(statement, run)
+            except StatementError as exc:
+                if run.preference == "Stop":
+                    raise _Stopped(str(exc)) from None
+                if run.preference == "Continue":
+                    run.result.errors.append(str(exc))
 
     def _statement(self, statement: pslang.Statement, run: _Run) -> None:
         if isinstance(statement, pslang.Assignment):
             _assign(statement, run)
+        elif isinstance(statement, pslang.If):
+            chosen = statement.then if self._condition(statement.condition, run) else statement.otherwise
+            self._statements(chosen, run)
         elif isinstance(statement, pslang.Member):
-            found: list[object] = []
-            self._command(statement.command, run, found)
-            values = [_property(obj, statement) for obj in found]
-            run.result.output.extend(values or [None])  # a property of $null is $null, and it is output
+            # A property of $null is $null, and it is output.
+            run.result.output.extend(self._properties(statement, run) or [None])
+        elif isinstance(statement, pslang.Output):
+            run.result.output.append(self._evaluate(statement.value, run))
         else:
             self._command(statement, run, run.result.output)
+
+    def _properties(self, member: pslang.Member, run: _Run) -> list[object]:
+        found: list[object] = []
+        self._command(member.command, run, found)
+        return [_property(obj, member) for obj in found]
+
+    def _evaluate(self, expression: pslang.Expression, run: _Run) -> object:
+        if isinstance(expression, pslang.Literal):
+            return expression.value
+        if isinstance(expression, pslang.Member):
+            values = self._properties(expression, run)
+            # One object gives its value, none gives $null, several an array (member enumeration).
+            return values[0] if len(values) == 1 else (values or None)
+        return _to_string(self._evaluate(expression.operand, run))
+
+    def _condition(self, condition: pslang.Comparison, run: _Run) -> bool:
+        left, right = self._evaluate(condition.left, run), condition.right.value
+        if left is None:
+            equal = right is None
+        elif isinstance(left, str) and not isinstance(right, list):
+            # A string on the left: the right side is converted to a string, compared ignoring case.
+            equal = right is not None and left.lower() == _to_string(right).lower()
+        else:
+            raise NotModelled(
+                f"-{condition.operator} with a {type(left).__name__} on its left (cast it to [string])"
+            )
+        return equal if condition.operator == "eq" else not equal
 
     def _command(self, command: pslang.Command, run: _Run, out: list[object]) -> None:
         native = _NATIVE.get(command.name.lower().removesuffix(".exe"))
@@ -827,6 +862,19 @@ def _assign(statement: pslang.Assignment, run: _Run) -> None:
         if value not in ("Stop", "Continue", "SilentlyContinue"):
             raise NotModelled(f"$ErrorActionPreference = '{value}'")
         run.preference = value
+
+
+def _to_string(value: object) -> str:
+    """[string] of a value: $null is empty, booleans are True/False, an array is joined by spaces."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | str):
+        return str(value)
+    if isinstance(value, list):
+        return " ".join(_to_string(v) for v in value)
+    raise NotModelled(f"[string] of a {type(value).__name__}")
 
 
 def _property(obj: object, member: pslang.Member) -> object:

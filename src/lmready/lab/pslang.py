@@ -1,9 +1,10 @@
 """The parts of Windows PowerShell 5.1 a lab host imitates: what ``ConvertTo-Json -Compress``
 prints, the syntax of simple statements, and cmdlet parameter binding with PowerShell's messages.
 
-Statements are commands with literal arguments, ``$ErrorActionPreference = 'Stop'`` and
-``(command).Property``. Valid PowerShell beyond that raises NotModelled: a lab host must never
-pretend that a script it did not understand has succeeded.
+Statements are commands with literal arguments, ``$ErrorActionPreference = 'Stop'``,
+``(command).Property``, ``[string]`` casts, literals as output, and ``if (a -eq b) {...} else
+{...}`` (what remediation's compare-and-set needs). Valid PowerShell beyond that raises
+NotModelled: a lab host must never pretend that a script it did not understand has succeeded.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
+
+from lmready.pwsh import SINGLE_QUOTES
 
 # --- ConvertTo-Json ---------------------------------------------------------------------------
 
@@ -89,7 +92,7 @@ def not_recognized(name: str) -> str:
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # word string param variable comma lparen rparen dot equals end other
+    kind: str  # word string param variable type comma lparen rparen dot equals end other
     text: str
     value: Any = None
     colon: bool = False  # a parameter written -Name:value
@@ -125,7 +128,37 @@ class Member:
     property: str
 
 
-Statement = Command | Assignment | Member
+@dataclass(frozen=True)
+class Cast:
+    type_name: str  # only "string" is modelled
+    operand: Member | Literal
+
+
+Expression = Member | Literal | Cast
+
+
+@dataclass(frozen=True)
+class Comparison:
+    left: Expression
+    operator: str  # "eq" or "ne": case-insensitive, as PowerShell's -eq and -ne
+    right: Literal
+
+
+@dataclass(frozen=True)
+class Output:
+    """An expression on its own: its value goes to the output."""
+
+    value: Expression
+
+
+@dataclass(frozen=True)
+class If:
+    condition: Comparison
+    then: tuple[Statement, ...]
+    otherwise: tuple[Statement, ...]
+
+
+Statement = Command | Assignment | Member | Output | If
 
 _WORD_END = frozenset(" \t\r\n;,(){}|&")
 _NAME = re.compile(r"[A-Za-z0-9_]+(?::[A-Za-z0-9_]+)?")
@@ -167,8 +200,10 @@ def tokenize(script: str) -> list[Token]:
             if ch == ")" and nxt == "." and script[i + 1 : i + 2].isalpha():
                 tokens.append(Token("dot", "."))
                 i += 1
-        elif ch == "'":
-            i = _single_quoted(script, i, tokens)
+        elif ch in SINGLE_QUOTES:
+            value, end = single_quoted(script, i)
+            tokens.append(Token("string", script[i:end], value))
+            i = end
         elif ch == '"':
             i = _double_quoted(script, i, tokens)
         elif ch == "$":
@@ -179,7 +214,13 @@ def tokenize(script: str) -> list[Token]:
                 continue
             tokens.append(Token("variable", "$" + match.group(), match.group()))
             i = match.end()
-        elif ch in "|&{}[]@<>!":
+        elif ch == "[":  # a type literal, [string]
+            end = script.find("]", i)
+            if end < 0:
+                raise ParseError("Missing ] at end of type token.")
+            tokens.append(Token("type", script[i : end + 1], script[i + 1 : end].strip()))
+            i = end + 1
+        elif ch in "|&{}]@<>!":
             tokens.append(Token("other", ch))
             i += 1
         else:
@@ -187,19 +228,22 @@ def tokenize(script: str) -> list[Token]:
     return tokens
 
 
-def _single_quoted(script: str, i: int, tokens: list[Token]) -> int:
-    start, value = i, []
+def single_quoted(script: str, i: int) -> tuple[str, int]:
+    """The single-quoted string that starts at ``i``: (its value, where it ends). Any of the
+    five single quotes (see lmready.pwsh) opens or ends it, and two in a row stand for the second."""
+    value = []
     i += 1
-    while True:
-        end = script.find("'", i)
-        if end < 0:
-            raise ParseError("The string is missing the terminator: '.")
-        value.append(script[i:end])
-        if script[end + 1 : end + 2] != "'":
-            tokens.append(Token("string", script[start : end + 1], "".join(value)))
-            return end + 1
-        value.append("'")
-        i = end + 2
+    while i < len(script):
+        ch = script[i]
+        if ch in SINGLE_QUOTES:
+            if script[i + 1 : i + 2] and script[i + 1] in SINGLE_QUOTES:
+                value.append(script[i + 1])
+                i += 2
+                continue
+            return "".join(value), i + 1
+        value.append(ch)
+        i += 1
+    raise ParseError("The string is missing the terminator: '.")
 
 
 def _double_quoted(script: str, i: int, tokens: list[Token]) -> int:
@@ -246,29 +290,118 @@ def _bare(script: str, i: int, tokens: list[Token]) -> int:
 
 def parse(script: str) -> list[Statement]:
     """The statements of a script; ParseError or NotModelled before anything runs."""
+    return [_statement(tokens) for tokens in _split(tokenize(script))]
+
+
+def _split(tokens: list[Token]) -> list[list[Token]]:
+    """Token lists of the statements: split at line ends and ``;`` outside () and {}."""
     statements, current, depth = [], [], 0
-    for token in tokenize(script):
-        if token.kind == "lparen":
+    for token in tokens:
+        if token.kind == "lparen" or token.text == "{":
             depth += 1
-        elif token.kind == "rparen":
+        elif token.kind == "rparen" or token.text == "}":
             depth -= 1
             if depth < 0:
-                raise ParseError("Unexpected token ')' in expression or statement.")
+                raise ParseError(f"Unexpected token '{token.text}' in expression or statement.")
         if token.kind == "end" and depth == 0:
             if current:
-                statements.append(_statement(current))
+                statements.append(current)
             current = []
-        elif token.kind != "end":
+        elif token.kind != "end" or depth:
             current.append(token)
     if depth:
-        raise ParseError("Missing closing ')' in expression.")
+        raise ParseError("Missing closing ')' or '}' in statement block or expression.")
     if current:
-        statements.append(_statement(current))
+        statements.append(current)
     return statements
+
+
+def _closing(tokens: list[Token], start: int) -> int:
+    """The index of the ) or } that closes the ( or { at ``start``."""
+    opening = tokens[start].text
+    closing = ")" if opening == "(" else "}"
+    depth = 0
+    for i in range(start, len(tokens)):
+        if tokens[i].text == opening and tokens[i].kind in ("lparen", "other"):
+            depth += 1
+        elif tokens[i].text == closing and tokens[i].kind in ("rparen", "other"):
+            depth -= 1
+            if depth == 0:
+                return i
+    raise ParseError(f"Missing closing '{closing}'.")
+
+
+def _block(tokens: list[Token], start: int) -> tuple[tuple[Statement, ...], int]:
+    """The statements of the {...} at ``start``, and the index after its }."""
+    if start >= len(tokens) or tokens[start].text != "{":
+        raise ParseError("Missing statement block.")
+    end = _closing(tokens, start)
+    return tuple(_statement(t) for t in _split(tokens[start + 1 : end])), end + 1
+
+
+def _if(tokens: list[Token]) -> If:
+    text = " ".join(t.text for t in tokens)
+    if len(tokens) < 2 or tokens[1].kind != "lparen":
+        raise ParseError("Missing '(' after 'if' in if statement.")
+    end = _closing(tokens, 1)
+    condition = _comparison(tokens[2:end])
+    then, i = _block(tokens, end + 1)
+    otherwise: tuple[Statement, ...] = ()
+    if i < len(tokens):
+        if not (tokens[i].kind == "word" and str(tokens[i].value).lower() == "else"):
+            raise NotModelled(f"the statement '{text}' (only if/else is)")
+        otherwise, i = _block(tokens, i + 1)
+    if i != len(tokens):
+        raise ParseError(f"Unexpected token '{tokens[i].text}' in expression or statement.")
+    return If(condition, then, otherwise)
+
+
+_OPERATORS = ("eq", "ne")
+
+
+def _comparison(tokens: list[Token]) -> Comparison:
+    depth, at = 0, None
+    for i, token in enumerate(tokens):
+        depth += token.kind == "lparen"
+        depth -= token.kind == "rparen"
+        if depth == 0 and token.kind == "param":
+            at = i
+            break
+    text = " ".join(t.text for t in tokens)
+    if at is None or str(tokens[at].value).lower() not in _OPERATORS:
+        raise NotModelled(f"the condition '{text}' (only a -eq or -ne comparison is)")
+    right = _expression(tokens[at + 1 :])
+    if not isinstance(right, Literal):
+        raise NotModelled(f"the condition '{text}' (its right side must be a literal)")
+    return Comparison(_expression(tokens[:at]), str(tokens[at].value).lower(), right)
+
+
+def _expression(tokens: list[Token]) -> Expression:
+    text = " ".join(t.text for t in tokens)
+    if not tokens:
+        raise ParseError("You must provide a value expression following the operator.")
+    if tokens[0].kind == "type" and len(tokens) > 1:
+        if tokens[0].value.lower() != "string":
+            raise NotModelled(f"the cast {tokens[0].text}")
+        operand = _expression(tokens[1:])
+        if isinstance(operand, Cast):
+            raise NotModelled(f"the expression '{text}'")
+        return Cast("string", operand)
+    if tokens[0].kind == "lparen":
+        member = _statement(tokens)
+        if isinstance(member, Member):
+            return member
+    if len(tokens) == 1 and (tokens[0].kind == "string" or tokens[0].kind == "variable"):
+        return Literal(_value(tokens[0]), tokens[0].text)
+    raise NotModelled(f"the expression '{text}'")
 
 
 def _statement(tokens: list[Token]) -> Statement:
     first = tokens[0]
+    if first.kind == "word" and str(first.value).lower() == "if":
+        return _if(tokens)
+    if first.kind in ("string", "type"):
+        return Output(_expression(tokens))
     if first.kind == "variable" and len(tokens) > 1 and tokens[1].kind == "equals":
         if first.value.lower() not in PREFERENCES:
             raise NotModelled(f"assigning {first.text}")

@@ -54,6 +54,7 @@ from psrpcore.types import (
     serialize_clixml,
 )
 
+from lmready import pwsh
 from lmready.lab.ntlm import SEALED_CONTENT_TYPE, NtlmAcceptor, is_sealed, seal, unseal
 from lmready.lab.result import ScriptResult  # shared with the script hosts, which need no server
 from lmready.lab.tls import TlsFiles, make_tls
@@ -367,7 +368,7 @@ def _ps_literal(value: object) -> str:
         return "@{" + "; ".join(f"{_ps_literal(str(k))} = {_ps_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "@(" + ", ".join(_ps_literal(item) for item in value) + ")"
-    return "'" + str(value).replace("'", "''") + "'"
+    return pwsh.quote(str(value))
 
 
 def _render_command(command: psrpcore.Command) -> str:

@@ -1,21 +1,20 @@
 """Making planned changes: one PowerShell round trip per host and one LDAP session per domain,
-all at once, each change journaled before it is attempted and as soon as its outcome is known."""
+all at once, each with the same deadline as collection (lmready.live.deadline). Each change is
+journaled as planned, as attempted just before it is sent, and as soon as its outcome is known."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from lmready.credentials import CredentialError, Secret, resolve
-from lmready.estate import Estate
+from lmready.estate import Estate, FactsUnavailable
 from lmready.inventory import DomainEntry, Host, Inventory
+from lmready.live import run_each
 from lmready.psrp import RemoteError, Session, open_session
 from lmready.remediation import directory, hosts
-from lmready.remediation.change import ALREADY, APPLIED, FAILED, HOST, Change, Outcome
-from lmready.remediation.journal import PLANNED, Journal
+from lmready.remediation.change import ALREADY, APPLIED, FAILED, HOST, UNKNOWN, Change, Outcome
+from lmready.remediation.journal import ATTEMPTED, PLANNED, Journal
 from lmready.remediation.plan import Plan
-
-MAX_WORKERS = 32
 
 SessionFor = Callable[[Host], Session]
 SecretFor = Callable[[DomainEntry], Secret | None]
@@ -56,48 +55,71 @@ def run_changes(
         groups.setdefault((change.kind, change.target.lower()), []).append(change)
         journal.record(change, PLANNED)
 
-    def run(group: list[Change]) -> list[Outcome]:
-        first = group[0]
-        if first.kind == HOST:
-            outcomes = _host_group(inventory.hosts[first.target], group, session_for)
-        else:
-            outcomes = _domain_group(inventory, first.target, group, secret_for)
+    def attempt(group: list[Change]) -> None:
+        for change in group:  # fsync'ed before anything is sent
+            journal.record(change, ATTEMPTED)
+
+    def finish(outcomes: list[Outcome]) -> list[Outcome]:
         for outcome in outcomes:
             status = done if outcome.status == APPLIED else outcome.status
             journal.record(outcome.change, status, outcome.reason)
         return outcomes
 
-    if not groups:
-        return []
-    with ThreadPoolExecutor(min(MAX_WORKERS, len(groups)), thread_name_prefix="lmready-remediate") as pool:
-        results = [o for outcomes in pool.map(run, groups.values()) for o in outcomes]
-    by_change = {o.change: o for o in results}
-    return [by_change[c] for c in dict.fromkeys(changes)]
+    outcomes: dict[Change, Outcome] = {}
+    # Each group runs against a host or a domain entry, the items collection gives a deadline.
+    jobs: dict[int, tuple[Host | DomainEntry, list[Change]]] = {}
+    for (kind, target), group in groups.items():
+        if kind == HOST:
+            host = inventory.hosts[group[0].target]
+            jobs[id(host)] = (host, group)
+            continue
+        entry = next((e for e in inventory.domains if e.name.lower() == target), None)
+        if entry is None:
+            sentence = f"{group[0].target}: the inventory has no directory entry for this domain; add it under directory:."
+            outcomes.update((o.change, o) for o in finish([Outcome(c, FAILED, sentence) for c in group]))
+        else:
+            jobs[id(entry)] = (entry, group)
+
+    def run(item: Host | DomainEntry) -> list[Outcome]:
+        _, group = jobs[id(item)]
+        if isinstance(item, Host):
+            return finish(_host_group(item, group, session_for, attempt))
+        return finish(_domain_group(item, group, secret_for, attempt))
+
+    items = [item for item, _ in jobs.values()]
+    for item, result in zip(items, run_each(items, run, "applying changes"), strict=True):
+        if isinstance(result, FactsUnavailable):  # given up at its deadline, or a bug
+            reason = f"{result} Whether it changed anything is unknown."
+            result = finish([Outcome(c, UNKNOWN, reason) for c in jobs[id(item)][1]])
+        outcomes.update((o.change, o) for o in result)
+    return [outcomes[c] for c in dict.fromkeys(changes)]
 
 
-def _host_group(host: Host, changes: list[Change], session_for: SessionFor) -> list[Outcome]:
+def _host_group(
+    host: Host, changes: list[Change], session_for: SessionFor, attempt: Callable[[list[Change]], None]
+) -> list[Outcome]:
     try:
         session = session_for(host)
     except (RemoteError, CredentialError) as exc:
         return [Outcome(c, FAILED, str(exc)) for c in changes]
     try:
+        attempt(changes)
         return hosts.apply_host(host, changes, session)
     finally:
         session.close()
 
 
 def _domain_group(
-    inventory: Inventory, name: str, changes: list[Change], secret_for: SecretFor
+    entry: DomainEntry,
+    changes: list[Change],
+    secret_for: SecretFor,
+    attempt: Callable[[list[Change]], None],
 ) -> list[Outcome]:
-    entry = next((e for e in inventory.domains if e.name.lower() == name.lower()), None)
-    if entry is None:
-        sentence = f"{name}: the inventory has no directory entry for this domain; add it under directory:."
-        return [Outcome(c, FAILED, sentence) for c in changes]
     try:
         secret = secret_for(entry)
     except CredentialError as exc:
-        return [Outcome(c, FAILED, f"domain {name}: {exc}") for c in changes]
-    return directory.apply_domain(entry, changes, secret)
+        return [Outcome(c, FAILED, f"domain {entry.name}: {exc}") for c in changes]
+    return directory.apply_domain(entry, changes, secret, attempt)
 
 
 def _open(host: Host, inventory: Inventory) -> Session:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 HOST, DIRECTORY = "host", "directory"
-# Outcome statuses: "refused" means a precondition did not hold and nothing was attempted.
-APPLIED, FAILED, REFUSED = "applied", "failed", "refused"
+# Outcome statuses: "refused" means a precondition did not hold and nothing was attempted;
+# "skipped" that the value was no longer the one the plan saw, so it was left as it is;
+# "unknown" that the host stopped answering after the change was sent: it may have been made.
+APPLIED, FAILED, REFUSED, SKIPPED, UNKNOWN = "applied", "failed", "refused", "skipped", "unknown"
 # The reason of an APPLIED outcome that found the value already in place: nothing to roll back.
 ALREADY = "the value was already as wanted"
 
@@ -42,5 +44,5 @@ def show(value: Value) -> str:
 @dataclass(frozen=True)
 class Outcome:
     change: Change
-    status: str  # APPLIED | FAILED | REFUSED
+    status: str  # APPLIED | FAILED | REFUSED | SKIPPED | UNKNOWN
     reason: str = ""

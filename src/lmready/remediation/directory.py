@@ -9,6 +9,7 @@ was read, the delete finds no such value and the whole modify fails instead of o
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -51,8 +52,10 @@ def apply_domain(
     entry: DomainEntry,
     changes: list[Change],
     secret: Secret | None,
+    attempt: Callable[[list[Change]], None] = lambda changes: None,
 ) -> list[Outcome]:
-    """All of one domain's changes in one LDAP session. Without Domain Admins none is tried."""
+    """All of one domain's changes in one LDAP session. Without Domain Admins none is tried;
+    ``attempt`` (which journals them) is called just before the first modify is sent."""
     try:
         conn = open_for_changes(
             entry,
@@ -73,6 +76,7 @@ def apply_domain(
                 "name a Domain Admins credential for the domain, or have an admin make them."
             )
             return [Outcome(c, REFUSED, sentence) for c in changes]
+        attempt(changes)
         return [_modify(conn, entry, c) for c in changes]
     except lx.LDAPException as exc:
         return [Outcome(c, FAILED, f"{entry.name}: the LDAP session failed: {exc}.") for c in changes]

@@ -1,9 +1,13 @@
 """Host changes: the cmdlet line of each setting, and one PowerShell round trip per host that
 makes all of that host's changes (REQUIREMENTS.md section 4).
 
-The script starts with ``$ErrorActionPreference = 'Stop'``, so the first failing cmdlet stops
-it, and every cmdlet runs with -Passthru, so it emits exactly one object when it succeeds: the
-number of objects that come back says how many changes were made, even when one failed.
+Every change is compare-and-set inside the script: the setting is read again on the host and
+the cmdlet runs only if it still has the value the plan saw, so a change somebody made since
+the plan is kept, not overwritten (the window is the few milliseconds between the read and the
+cmdlet on the host, not the time between plan and apply). Change N writes ``'N set'`` when its
+cmdlet ran, or ``'N kept'`` and the value it found. The script starts with
+``$ErrorActionPreference = 'Stop'``, so the first failing read or cmdlet stops it: what came
+back says exactly which changes were made.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from pypsrp.powershell import PowerShell
 from lmready.facts import HostFacts
 from lmready.inventory import Host
 from lmready.psrp import Session, explain, first_line
-from lmready.remediation.change import APPLIED, FAILED, Change, Outcome, Value
+from lmready.pwsh import literal, quote
+from lmready.remediation.change import APPLIED, FAILED, SKIPPED, UNKNOWN, Change, Outcome, Value, show
 
 FIREWALL_RULE = "VIRT-MIGL-In-TCP-NoScope"
 
@@ -31,26 +36,48 @@ SET_VMHOST = (AUTHENTICATION, PERFORMANCE, SIMULTANEOUS, USE_ANY_NETWORK)
 
 
 def command(setting: str, before: Value, after: Value) -> str:
-    """The exact line the host runs to take ``setting`` from ``before`` to ``after``."""
+    """The exact cmdlet line the host runs to take ``setting`` from ``before`` to ``after``."""
     if setting == ENABLED:
-        return f"{'Enable' if after else 'Disable'}-VMMigration -Passthru"
+        return f"{'Enable' if after else 'Disable'}-VMMigration"
     if setting in SET_VMHOST:
-        return f"Set-VMHost -{setting} {_literal(after)} -Passthru"
+        return f"Set-VMHost -{setting} {literal(after)}"
     if setting == NETWORK:
         if after is not None:
-            return f"Add-VMMigrationNetwork -Subnet {_literal(after)} -Passthru"
-        return f"Remove-VMMigrationNetwork -Subnet {_literal(before)} -Passthru"
+            return f"Add-VMMigrationNetwork -Subnet {literal(after)}"
+        return f"Remove-VMMigrationNetwork -Subnet {literal(before)}"
     if setting == FIREWALL:
-        return f"{'Enable' if after else 'Disable'}-NetFirewallRule -Name {FIREWALL_RULE} -PassThru"
+        return f"{'Enable' if after else 'Disable'}-NetFirewallRule -Name {FIREWALL_RULE}"
     raise ValueError(f"no host command sets {setting}")
 
 
-def _literal(value: Value) -> str:
+def read(setting: str, member: Value) -> str:
+    """The expression that reads the setting on the host; [string] of it is the setting's text."""
+    if setting == NETWORK:
+        # Empty when the subnet is absent, whether or not Hyper-V calls "not found" an error.
+        return f"(Get-VMMigrationNetwork -Subnet {literal(member)} -ErrorAction SilentlyContinue).Subnet"
+    if setting == FIREWALL:
+        return f"(Get-NetFirewallRule -Name {FIREWALL_RULE}).Enabled"
+    return f"(Get-VMHost).{setting}"
+
+
+def text(value: Value) -> str:
+    """A value as [string] prints it on the host: absent is empty, booleans True/False."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
-        return "$true" if value else "$false"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
+        return "True" if value else "False"
+    return str(value)
+
+
+def value_of(setting: str, printed: str) -> Value:
+    """The inverse of text() for one setting."""
+    if setting == NETWORK or printed == "":
+        return printed or None
+    if setting in (ENABLED, USE_ANY_NETWORK, FIREWALL) and printed.lower() in ("true", "false"):
+        return printed.lower() == "true"
+    if setting == SIMULTANEOUS and printed.isdigit():
+        return int(printed)
+    return printed
 
 
 def current(setting: str, member: Value, facts: HostFacts) -> Value:
@@ -73,7 +100,17 @@ def current(setting: str, member: Value, facts: HostFacts) -> Value:
 
 
 def script(changes: list[Change]) -> str:
-    return "\n".join(["$ErrorActionPreference = 'Stop'", *(c.command for c in changes)])
+    lines = ["$ErrorActionPreference = 'Stop'"]
+    for n, c in enumerate(changes, 1):
+        get = f"[string]{read(c.setting, _member(c))}"
+        lines.append(
+            f"if ({get} -eq {quote(text(c.before))}) {{ {c.command}; '{n} set' }} else {{ '{n} kept'; {get} }}"
+        )
+    return "\n".join(lines)
+
+
+def _member(change: Change) -> Value:
+    return change.after if change.after is not None else change.before
 
 
 def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outcome]:
@@ -84,28 +121,45 @@ def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outc
         output = ps.invoke()
     except Exception as exc:
         reason = explain(host, exc, "the remediation script")
-        return [
-            Outcome(c, FAILED, f"{reason} Whether it changed anything is unknown: audit again.")
-            for c in changes
-        ]
-    done = len(output)
+        return [Outcome(c, UNKNOWN, f"{reason} Whether it changed anything is unknown.") for c in changes]
     error = (
         first_line(str(ps.streams.error[0]), "the pipeline failed")
         if ps.had_errors and ps.streams.error
         else ""
     )
-    outcomes = []
-    for i, change in enumerate(changes):
-        if i < done:
+    said = [str(o) for o in output]
+    outcomes: list[Outcome] = []
+    at = 0
+    for n, change in enumerate(changes, 1):
+        word = said[at] if at < len(said) else None
+        if word == f"{n} set":
             outcomes.append(Outcome(change, APPLIED))
-        elif i == done and error:
+            at += 1
+        elif word == f"{n} kept" and at + 1 < len(said):
+            now = value_of(change.setting, said[at + 1])
+            outcomes.append(
+                Outcome(
+                    change,
+                    SKIPPED,
+                    f"{host.name}: changed since the plan: {change.setting} is {show(now)}, the plan saw "
+                    f"{show(change.before)}; left as is.",
+                )
+            )
+            at += 2
+        elif word is None and error and not any(o.status == FAILED for o in outcomes):
             outcomes.append(Outcome(change, FAILED, f"{host.name}: `{change.command}` failed: {error}."))
-        elif error:
+        elif word is None and error:
             outcomes.append(
                 Outcome(change, FAILED, f"{host.name}: not run, because an earlier change failed.")
             )
         else:
             outcomes.append(
-                Outcome(change, FAILED, f"{host.name}: `{change.command}` returned nothing; audit again.")
+                Outcome(
+                    change,
+                    UNKNOWN,
+                    f"{host.name}: the remediation script's answer ended before `{change.command}` said "
+                    "whether it ran; whether it changed anything is unknown.",
+                )
             )
+            at = len(said)
     return outcomes

@@ -1,8 +1,11 @@
 """The remediation journal: one JSON line per event of a change, written and fsync'ed as it
 happens, so that a run that dies half way leaves a journal that says exactly how far it got.
 
-A change's events share its ``id``: planned, then applied/failed/refused, then verified or
-failed (after re-collection); a rollback's own journal says "rolled back" where it applied.
+A change's events share its ``id``: planned; attempted (just before it is sent to the host or
+the DC); then applied, failed, refused, skipped (changed since the plan, left as is) or unknown
+(the host stopped answering after it was sent); then verified or failed (after re-collection).
+A rollback's own journal says "rolled back" where it applied. A change journaled as attempted
+without a result may or may not have been made: rollback reads it again to tell.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any
 
 from lmready.remediation.change import Change
 
-PLANNED, VERIFIED, ROLLED_BACK = "planned", "verified", "rolled back"
-STATUSES = (PLANNED, "applied", "failed", "refused", VERIFIED, ROLLED_BACK)
+PLANNED, ATTEMPTED, VERIFIED, ROLLED_BACK = "planned", "attempted", "verified", "rolled back"
+STATUSES = (PLANNED, ATTEMPTED, "applied", "failed", "refused", "skipped", "unknown", VERIFIED, ROLLED_BACK)
 
 
 class Journal:
@@ -47,6 +50,10 @@ class Journal:
         if status not in STATUSES:
             raise ValueError(f"unknown journal status {status!r}")
         with self._lock:
+            if self._file.closed:
+                # A host given up on at its deadline that answers after the run ended: the
+                # journal already says "unknown" for its changes, and rollback reads them again.
+                return
             ident = self._ids.setdefault(change, len(self._ids) + 1)
             entry = {
                 "id": ident,
@@ -69,7 +76,8 @@ class Journal:
             os.fsync(self._file.fileno())
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            self._file.close()
 
     def __enter__(self) -> Journal:
         return self

@@ -6,7 +6,7 @@
 # target never hides the others.
 $ErrorActionPreference = 'Stop'
 # No @() around ConvertFrom-Json: Windows PowerShell 5.1 emits a JSON array as one object.
-$targets = ConvertFrom-Json -InputObject '{targets}'
+$targets = ConvertFrom-Json -InputObject {targets}
 $probes = @(foreach ($t in $targets) {
     $p = @{ target = $t; client = $null; task = $null; error = '' }
     try {
