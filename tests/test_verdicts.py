@@ -198,3 +198,25 @@ def test_lmready_audit_partial_run_is_incomplete(tmp_path, ready_estate):
         timeout=300,
     )
     assert proc.returncode == INCOMPLETE, proc.stdout[-2000:] + proc.stderr
+
+
+def test_a_check_that_needs_the_directory_is_an_error_without_it(tmp_path):
+    """Kerberos pairs need Active Directory for A2; an inventory without a directory entry for
+    the hosts' domain must not let A2 pass (nor fail on an account it never read)."""
+    kerberos = credssp_estate(
+        tmp_path,
+        policy={"authentication": "Kerberos"},
+    )
+    # Both hosts in Kerberos mode, and no directory: section in the inventory.
+    import json
+
+    for name in ("hv01", "hv02"):
+        path = tmp_path / "facts" / "hosts" / f"{name}.json"
+        facts = json.loads(path.read_text())
+        facts["migration"]["authentication_type"] = "Kerberos"
+        path.write_text(json.dumps(facts))
+    run = run_audit(tmp_path / "run", kerberos)
+    a2 = run.result("LMR-022", "hv01->hv02")
+    assert a2["outcome"] == "error", a2
+    assert "has no entry under directory:" in a2["message"]
+    assert run.returncode == INCOMPLETE and run.findings["verdict"] == "INCOMPLETE"
