@@ -151,16 +151,26 @@ def _descriptor_change(before: Value, after: Value) -> str:
 
 def _refusal(conn: ldap3.Connection, entry: DomainEntry, dn: str) -> str:
     """Why ``dn`` must not be changed (a DC's account, not a computer), or "" when it may."""
-    conn.search(
-        dn, "(objectClass=*)", ldap3.BASE, attributes=["objectClass", "userAccountControl", "primaryGroupID"]
-    )
-    found = [r["attributes"] for r in conn.response if r["type"] == "searchResEntry"]
+    try:
+        conn.search(
+            dn,
+            "(objectClass=*)",
+            ldap3.BASE,
+            attributes=["objectClass", "userAccountControl", "primaryGroupID"],
+        )
+        found = [r["raw_attributes"] for r in conn.response if r["type"] == "searchResEntry"]
+    except lx.LDAPNoSuchObjectResult:
+        found = []
     if not found:
         return f"{entry.name}: {dn} was not found, so nothing was changed on it; audit again and plan anew."
     attrs = found[0]
-    classes = {str(c).lower() for c in attrs.get("objectClass", [])}
-    uac = int(attrs.get("userAccountControl") or 0)
-    group = int(attrs.get("primaryGroupID") or 0)
+
+    def number(name: str) -> int:
+        values = attrs.get(name) or [b"0"]
+        return int(values[0])
+
+    classes = {c.decode().lower() for c in attrs.get("objectClass", [])}
+    uac, group = number("userAccountControl"), number("primaryGroupID")
     if "computer" not in classes:
         return (
             f"{entry.name}: {dn} is not a computer account, and lmready changes only Hyper-V hosts' accounts."
