@@ -11,8 +11,8 @@ import base64
 from datetime import date
 
 import ldap3
-from ldap3.protocol.formatters.formatters import format_sid
 import pytest
+from ldap3.protocol.formatters.formatters import format_sid
 from test_remediation import ADMIN, CATALOGUE, SCENARIO, admin_ldap, inventory, lab  # noqa: F401 - fixtures
 
 from lmready import security_descriptor as sd
