@@ -190,3 +190,66 @@ def test_rbcd_policy_adds_sids_to_the_destination_keeping_every_ace(
     # A second audit passes A2 for every pair, and has nothing left to change there.
     estate, findings, seen = audit(rbcd_inventory)
     assert {r for (c, t), r in seen.items() if c == "LMR-022"} == {"ok"}
+
+
+# --- a host whose name is longer than NetBIOS's 15 characters ------------------------------------
+
+LONG = "hv-production-n01"  # NetBIOS name HV-PRODUCTION-N; its FQDN is NOT hv-production-n.<domain>
+LONG_FQDN = f"{LONG}.lab.example.test"
+
+
+@pytest.fixture
+def long_account(samba_dc):
+    """The account Windows creates when a host named HV-PRODUCTION-N01 joins: sAMAccountName cut
+    to 15 characters, dNSHostName whole. Removed afterwards (the DC is shared)."""
+    dn = samba_dc.add_computer("HV-PRODUCTION-N", LONG_FQDN)
+    yield dn
+    admin_ldap(samba_dc).delete(dn)
+
+
+def test_a_long_host_name_is_audited_and_remediated_with_its_real_fqdn(
+    long_account, domain, samba_dc, tmp_path, monkeypatch
+):
+    from lmready.lab.runtime import Lab
+    from lmready.lab.scenario import Scenario
+
+    template = SCENARIO.hosts["lab-hv02"]
+    long_host = template.model_copy(
+        update={"name": LONG, "computer_name": "HV-PRODUCTION-N01", "dns_host_name": LONG}
+    )
+    scenario = Scenario(
+        SCENARIO.path,
+        {"lab-hv01": SCENARIO.hosts["lab-hv01"], LONG: long_host},
+        policy=SCENARIO.policy,
+        directory=SCENARIO.directory,
+    )
+    running = Lab(scenario, tmp_path / "lab", dc=samba_dc).start()
+    try:
+        for key, value in running.env().items():
+            monkeypatch.setenv(key, value)
+        inventory = load_inventory(running.write_inventory(tmp_path / "long.yml"))
+        estate, findings, seen = audit(inventory)
+        facts = estate.hosts[LONG]
+        # What the host said: the NetBIOS name cut to 15 characters, and its whole DNS host name.
+        assert (facts.computer_name, facts.fqdn) == ("HV-PRODUCTION-N", LONG_FQDN)
+        assert seen[("LMR-022", f"lab-hv01->{LONG}")] == "failed"
+        assert seen[("LMR-022", f"{LONG}->lab-hv01")] == "failed"
+        plan = make_plan(findings, estate)
+        values = {
+            (c.account_dn.split(",")[0], c.after)
+            for c in plan.changes
+            if c.setting == directory_fixes.DELEGATE_TO
+        }
+        assert ("CN=LAB-HV01", f"cifs/{LONG_FQDN}") in values
+        assert ("CN=LAB-HV01", "cifs/HV-PRODUCTION-N") in values
+        assert not any("hv-production-n." in str(v).lower() for _, v in values)
+        with Journal(tmp_path / "remediation.jsonl") as journal:
+            outcomes = apply_plan(plan, estate, journal, directory_secret_for=lambda entry: ADMIN)
+            assert {o.status for o in outcomes} == {APPLIED}, [o.reason for o in outcomes]
+            results = verify(plan, outcomes, estate, journal)
+        assert {(r.finding.target, r.status) for r in results if r.finding.check.id == "LMR-022"} == {
+            (f"lab-hv01->{LONG}", FIXED),
+            (f"{LONG}->lab-hv01", FIXED),
+        }
+    finally:
+        running.stop()
