@@ -7,9 +7,9 @@ import pytest
 from factory import account, domain_facts, host_facts, pair
 
 from lmready.catalogue import CheckFailure, load_catalogue
-from lmready.estate import FactsUnavailable, bind_identity
+from lmready.estate import FactsUnavailable, bind_identities, bind_identity
 from lmready.facts import DomainFacts
-from lmready.inventory import Host, Policy
+from lmready.inventory import Host, Policy, load_inventory
 
 DOMAIN = "corp.example.com"
 CHECKS = {meta.ref: meta.func for meta in load_catalogue()}
@@ -140,3 +140,17 @@ def test_a2_passes_through_resource_based_delegation_alone():
     )
     assert outcome(pair(host_facts("hv02", 2), host_facts("hv01", 1), domains=[rbcd])) == "passed"
     assert "hv01 lacks" in outcome(pair(domains=[rbcd]))  # not the other way round
+
+
+def test_a_short_name_two_domains_answer_is_a_mismatch_and_an_fqdn_resolves_it(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text(
+        "hosts: [{name: hv01, address: 127.0.0.1}, {name: hv02, address: hv02.corp.example.com}]\n"
+    )
+    inventory = load_inventory(path)
+    twin = account("hv01", [], domain="rd.example.net", dns_host_name="hv01.rd.example.net")
+    domains = {DOMAIN: domain(), "rd.example.net": domain_facts("rd.example.net", computers=[twin])}
+    hosts = {"hv01": host_facts("hv01"), "hv02": host_facts("hv02", 2)}
+    bound_hosts = bind_identities(inventory, hosts, domains)
+    assert "exist in corp.example.com and rd.example.net" in str(bound_hosts["hv01"])
+    assert bound_hosts["hv02"] is hosts["hv02"]  # an FQDN address names one account

@@ -203,12 +203,23 @@ def bind_identities(
     domains: dict[str, DomainFacts | FactsUnavailable],
 ) -> dict[str, HostFacts | FactsUnavailable]:
     by_name = {name.lower(): value for name, value in domains.items()}
-    return {
-        name: facts
-        if not isinstance(facts, HostFacts)
-        else bind_identity(inventory.hosts[name], facts, by_name.get(facts.domain.lower()))
-        for name, facts in hosts.items()
-    }
+    out: dict[str, HostFacts | FactsUnavailable] = {}
+    for name, facts in hosts.items():
+        if not isinstance(facts, HostFacts):
+            out[name] = facts
+            continue
+        host = inventory.hosts[name]
+        answering = [d.name for d in domains.values() if isinstance(d, DomainFacts) and find_account(d, name)]
+        if "." not in expected_name(host) and len(answering) > 1:
+            # A short name two domains answer: which account is the host's cannot be told.
+            out[name] = FactsUnavailable(
+                f"{name}: identity mismatch: computer accounts named {expected_name(host)} exist in "
+                f"{' and '.join(sorted(answering))}, so which one is the host's cannot be told; nothing "
+                "is changed for or towards it; give its FQDN as address: in the inventory."
+            )
+            continue
+        out[name] = bind_identity(host, facts, by_name.get(facts.domain.lower()))
+    return out
 
 
 @dataclass

@@ -87,13 +87,17 @@ class LiveCollector:
                     f"domain {entry.name} ({entry.url}): preflight failed: {outcome.detail}; check the URL "
                     "and that the domain controller answers."
                 )
-            # Accounts are looked up by the inventory's expectation, in the domain the host reports
-            # and in the one its expected FQDN names; binding then compares them with the host's word.
+            # Accounts are looked up by the inventory's expectation: an FQDN in the domain it names
+            # and the one the host reports, a single label in every domain (so that binding can
+            # refuse a short name that two domains answer); binding then compares them with the
+            # host's word.
             members = {}
             for name, facts in hosts.items():
                 expected = expected_name(inventory.hosts[name])
-                if expected.lower().endswith("." + entry.name.lower()) or (
-                    isinstance(facts, HostFacts) and facts.domain.lower() == entry.name.lower()
+                if (
+                    "." not in expected
+                    or expected.lower().endswith("." + entry.name.lower())
+                    or (isinstance(facts, HostFacts) and facts.domain.lower() == entry.name.lower())
                 ):
                     members[name] = expected
             try:
