@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from factory import account, domain_facts, host_facts, pair
 
-from lmready.catalogue import CheckFailure, load_catalogue
+from lmready.catalogue import CheckFailure, CheckWarning, load_catalogue
 from lmready.estate import FactsUnavailable, bind_identities, bind_identity
 from lmready.facts import DomainFacts
 from lmready.inventory import Host, Policy, load_inventory
@@ -154,3 +154,24 @@ def test_a_short_name_two_domains_answer_is_a_mismatch_and_an_fqdn_resolves_it(t
     bound_hosts = bind_identities(inventory, hosts, domains)
     assert "exist in corp.example.com and rd.example.net" in str(bound_hosts["hv01"])
     assert bound_hosts["hv02"] is hosts["hv02"]  # an FQDN address names one account
+
+
+def test_across_domains_a2_passes_only_through_rbcd_and_a3_warns_otherwise():
+    rd_sid, hv01_sid = "S-1-5-21-9-9-9-1105", "S-1-5-21-1-2-3-1105"
+    hv01 = account("hv01", ["hv05"], sid=hv01_sid)  # classic values exist, but cannot cross domains
+    src, dst = host_facts("hv01"), host_facts("hv05", 5, domain="rd.example.net")
+
+    def estate(allowed: list[str]):
+        rd = domain_facts(
+            "rd.example.net",
+            computers=[account("hv05", [], domain="rd.example.net", sid=rd_sid, allowed_to_act=allowed)],
+        )
+        return pair(src, dst, domains=[domain_facts(computers=[hv01]), rd])
+
+    observed = outcome(estate([]))
+    assert "classic constrained delegation cannot cross domains; use resource-based" in observed
+    with pytest.raises(CheckWarning) as warned:
+        CHECKS["A3"](estate([]))
+    assert "resource-based constrained delegation" in warned.value.fix and "CredSSP" in warned.value.fix
+    assert outcome(estate([hv01_sid])) == "passed"
+    CHECKS["A3"](estate([hv01_sid]))  # RBCD covers the pair: A3 passes
