@@ -39,7 +39,13 @@ def scenario(root: Path, n: int) -> Path:
         name = f"bench-hv{i:03d}"
         addresses = [{"address": f"10.{20 + i // 250}.{i % 250}.11", "prefix_length": 16}]
         facts = template.model_validate(
-            {**template.model_dump(), "name": name, "computer_name": name.upper(), "addresses": addresses}
+            {
+                **template.model_dump(),
+                "name": name,
+                "computer_name": name.upper(),
+                "dns_host_name": name,  # identity binding compares it with the inventory name
+                "addresses": addresses,
+            }
         )
         path = root / "hosts" / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,27 +42,52 @@ def _kerberos_pair(pair: PairView) -> None:
     applies_only_if(auth == {"Kerberos"}, "Kerberos on both hosts", f"{'/'.join(sorted(auth))}")
 
 
-def _missing_delegation(frm: HostView, to: HostView) -> list[str]:
-    account = frm.account
-    if account is None:
-        return [f"{frm} has no computer account in {frm.facts.domain}"]
+def dst_names(dst: HostView) -> tuple[str, str]:
+    """(NetBIOS name, DNS name) of a destination for SPNs: from its AD account, which identity
+    binding has compared with what the host reports; never an FQDN built from the NetBIOS name,
+    which is cut to 15 characters."""
+    account = dst.account
+    if account is not None and account.dns_host_name:
+        return account.netbios_name, account.dns_host_name
+    return dst.facts.computer_name, dst.facts.fqdn
+
+
+def classic_missing(src: HostView, dst: HostView) -> list[str]:
+    """What src's account lacks for classic constrained delegation to dst's migration services."""
+    account = src.account
     have = {v.lower() for v in account.allowed_to_delegate_to}
-    short, fqdn = to.facts.computer_name, to.facts.fqdn
     missing = [
         f"{service}/{name}"
         for service in (MIGRATION_SERVICE, "cifs")
-        for name in (short, fqdn)
+        for name in dict.fromkeys(n for n in dst_names(dst) if n)
         if f"{service}/{name}".lower() not in have
     ]
     if not account.user_account_control & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
         missing.append('"use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)')
-    return [f"{frm}: {m}" for m in missing]
+    return missing
+
+
+def rbcd_allows(src: HostView, dst: HostView) -> bool:
+    """dst's msDS-AllowedToActOnBehalfOfOtherIdentity grants src's account, by SID."""
+    s, d = src.account, dst.account
+    return bool(s and d and s.sid and s.sid in d.allowed_to_act)
+
+
+def _cross_domain(pair: PairView) -> bool:
+    return pair.src.facts.domain.lower() != pair.dst.facts.domain.lower()
+
+
+def _rbcd_fix(src: HostView, dst: HostView) -> str:
+    return (
+        f"Set-ADComputer {dst_names(dst)[0]} -PrincipalsAllowedToDelegateToAccount {src.account.sam_account_name} "
+        "(keeping the principals already there)"
+    )
 
 
 @check(
     "LMR-022",
     ref="A2",
-    title="Kerberos constrained delegation between the two computer accounts",
+    title="Kerberos delegation from the source's account to the destination's services",
     severity=Severity.HIGH,
     area="delegation",
     fix="add-constrained-delegation",
@@ -70,34 +95,67 @@ def _missing_delegation(frm: HostView, to: HostView) -> list[str]:
     applies=_kerberos_pair,
 )
 def test_constrained_delegation(pair: PairView):
-    missing = _missing_delegation(pair.src, pair.dst) + _missing_delegation(pair.dst, pair.src)
-    require(
-        not missing,
-        observed="missing " + "; ".join(missing),
-        expected=f"each account delegates {MIGRATION_SERVICE} and cifs to the other, short name and "
-        "FQDN, with any authentication protocol",
-        fix="in Active Directory Users and Computers, Delegation tab of each computer account, add "
-        "the missing services with 'Use any authentication protocol'; then klist purge -li 0x3e7 "
-        "on both hosts",
+    # Per direction: src -> dst needs only src's delegation to dst's services (the reverse pair
+    # checks the other account). Either mechanism passes: resource-based (dst's descriptor grants
+    # src's SID) or classic (src's msDS-AllowedToDelegateTo and protocol transition).
+    src, dst = pair.src, pair.dst
+    if src.account is None:
+        fail(
+            observed=f"{src} has no computer account in {src.domain.name}",
+            expected=f"{src}'s computer account delegates to {dst}",
+            fix=f"join {src} to {src.domain.name}, or fix its entry in the inventory",
+        )
+    if rbcd_allows(src, dst):
+        return  # resource-based delegation passes (the engine records no pass message)
+    purge = "; then klist purge -li 0x3e7 on both hosts"
+    if _cross_domain(pair):
+        fail(
+            observed=f"{src} ({src.facts.domain}) -> {dst} ({dst.facts.domain}): classic constrained "
+            "delegation cannot cross domains; use resource-based, and "
+            f"{dst}'s msDS-AllowedToActOnBehalfOfOtherIdentity does not allow {src}",
+            expected=f"{dst}'s account allows {src}'s account by resource-based constrained delegation",
+            fix=_rbcd_fix(src, dst) + purge,
+        )
+    missing = classic_missing(src, dst)
+    if not missing:
+        return  # classic constrained delegation passes
+    rbcd = src.policy.delegation == "rbcd"
+    fail(
+        observed=f"{src} lacks "
+        + "; ".join(missing)
+        + f", and {dst} does not allow {src} by resource-based delegation",
+        expected=f"{src}'s account delegates {MIGRATION_SERVICE} and cifs to {dst} (NetBIOS and DNS names) with "
+        f"any authentication protocol, or {dst}'s account allows {src} (resource-based)",
+        fix=(
+            _rbcd_fix(src, dst)
+            if rbcd
+            else f"in Active Directory Users and Computers, Delegation tab of {src}, add the missing services "
+            "with 'Use any authentication protocol'"
+        )
+        + purge,
     )
 
 
 @check(
     "LMR-023",
     ref="A3",
-    title="Kerberos delegation across domains needs another mechanism",
+    title="Kerberos delegation across domains: resource-based delegation",
     severity=Severity.LOW,
     area="delegation",
+    directory="optional",
 )
 def test_cross_domain_kerberos(pair: PairView):
     _kerberos_pair(pair)
     s, d = pair.src.facts.domain, pair.dst.facts.domain
     applies_only_if(s.lower() != d.lower(), "hosts in different domains", f"both in {s}")
+    if pair.src.domain is not None and pair.dst.domain is not None and rbcd_allows(pair.src, pair.dst):
+        return  # resource-based delegation covers the pair
     warn(
-        observed=f"Kerberos between {s} and {d}",
+        observed=f"Kerberos from {s} to {d} without resource-based delegation of {pair.src} to {pair.dst}",
         expected="classic constrained delegation only reaches services in the account's own domain",
-        fix="use resource-based constrained delegation (msDS-AllowedToActOnBehalfOfOtherIdentity "
-        "on the destination) or CredSSP with migrations started on the source host",
+        fix="use resource-based constrained delegation (msDS-AllowedToActOnBehalfOfOtherIdentity on "
+        f"{pair.dst} allowing {pair.src}; Windows Server 2012+ DCs on both sides) or CredSSP with "
+        "migrations started on the source host",
     )
 
 

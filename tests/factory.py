@@ -32,6 +32,7 @@ def host_dict(name: str = "hv01", index: int = 1, **changes: Any) -> dict[str, A
     base = {
         "name": name,
         "computer_name": name.upper(),
+        "dns_host_name": name,
         "domain": DOMAIN,
         "part_of_domain": True,
         "collected_at": "2026-11-20T09:00:00Z",

@@ -296,7 +296,7 @@ def test_a2_names_each_missing_entry():
     hv01["allowed_to_delegate_to"] = [
         v for v in hv01["allowed_to_delegate_to"] if v != "cifs/hv02.corp.example.com"
     ]
-    exc = fails("A2", pair(domains=delegation_domain(hv01=hv01)), "hv01: cifs/hv02.corp.example.com")
+    exc = fails("A2", pair(domains=delegation_domain(hv01=hv01)), "hv01 lacks cifs/hv02.corp.example.com")
     assert "hv02:" not in exc.observed
     assert "HV02" not in exc.observed.replace("hv02.corp", "")
 
@@ -304,7 +304,8 @@ def test_a2_names_each_missing_entry():
 def test_a2_kerberos_only_and_case_insensitive():
     hv02 = account("hv02", ["hv01"], uac=WORKSTATION)
     hv02["allowed_to_delegate_to"] = [v.lower() for v in hv02["allowed_to_delegate_to"]]
-    fails("A2", pair(domains=delegation_domain(hv02=hv02)), 'hv02: "use any authentication protocol"')
+    hv02_to_hv01 = pair(host_facts("hv02", 2), host_facts("hv01", 1), domains=delegation_domain(hv02=hv02))
+    fails("A2", hv02_to_hv01, 'hv02 lacks "use any authentication protocol"')
 
 
 WORKSTATION = 0x1000

@@ -12,9 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from factory import domain_facts, host_facts
+from factory import account, domain_facts, host_facts
 
-from lmready.catalogue import CheckFailure, load_catalogue
+from lmready.catalogue import CheckFailure, CheckWarning, load_catalogue
 from lmready.credentials import Secret
 from lmready.directory import DirectoryError, collect_domain
 from lmready.estate import FactsUnavailable, HostView, PairView
@@ -59,9 +59,11 @@ EXTRA = {
     ],
 }
 PASSWORDS["blind"] = "Lab-Blind-2026!"
-HOSTS = {f"lab-hv0{i}": (f"LAB-HV0{i}", f"lab-hv0{i}.{DOMAIN}") for i in range(1, 6)}
-HOSTS["lab-hv02"] = ("LAB-HV02", "lab-hv02.elsewhere.test")  # found by its computer name instead
-HOSTS["lab-hv09"] = ("LAB-HV09", f"lab-hv09.{DOMAIN}")  # no account in the directory
+# Inventory name -> the DNS name the inventory expects: accounts are found by it alone.
+HOSTS = {f"lab-hv0{i}": f"lab-hv0{i}.{DOMAIN}" for i in range(1, 6)}
+HOSTS["lab-hv02"] = "lab-hv02"  # a single label finds the first label of dNSHostName
+HOSTS["lab-hv09"] = f"lab-hv09.{DOMAIN}"  # no account in the directory
+HOSTS["lab-hv10"] = "dc1"  # the DC's account is read, so that binding can refuse it
 CHECKS = {meta.ref: meta.func for meta in load_catalogue()}
 
 
@@ -132,7 +134,9 @@ def test_complete_delegation(facts):
     assert forms(MIGRATION, "lab-hv02") | forms("cifs", "lab-hv02") <= set(hv01.allowed_to_delegate_to)
     assert len(hv01.allowed_to_delegate_to) == 12
     assert {"HOST/LAB-HV01", f"HOST/lab-hv01.{DOMAIN}"} <= set(hv01.service_principal_names)
-    assert not hv01.resource_based_delegation_set
+    assert hv01.allowed_to_act == [] and hv01.allowed_to_act_descriptor == ""
+    assert hv01.sid.startswith("S-1-5-21-") and hv01.primary_group_id == 515
+    assert not hv01.is_domain_controller
 
 
 def test_missing_fqdn_form(facts):
@@ -151,13 +155,19 @@ def test_unconstrained_and_resource_based(facts):
     hv05 = accounts(facts)["lab-hv05"]
     assert hv05.user_account_control == 0x1000 | 0x80000
     assert hv05.allowed_to_delegate_to == []
-    assert hv05.resource_based_delegation_set
+    assert hv05.allowed_to_act == [accounts(facts)["lab-hv01"].sid]  # the descriptor, parsed
+
+
+def test_domain_controller_account_is_told(facts):
+    dc = accounts(facts)["lab-hv10"]
+    assert dc.sam_account_name == "DC1$" and dc.primary_group_id == 516 and dc.user_account_control & 0x2000
+    assert dc.is_domain_controller
 
 
 def test_accounts_matched_to_inventory_names(facts):
     found = accounts(facts)
-    assert sorted(found) == ["lab-hv01", "lab-hv02", "lab-hv03", "lab-hv04", "lab-hv05"]
-    assert found["lab-hv02"].sam_account_name == "LAB-HV02$"  # its FQDN in the inventory was wrong
+    assert sorted(found) == ["lab-hv01", "lab-hv02", "lab-hv03", "lab-hv04", "lab-hv05", "lab-hv10"]
+    assert found["lab-hv02"].sam_account_name == "LAB-HV02$"  # by the first label of its DNS name
 
 
 def test_trusts(facts):
@@ -226,14 +236,50 @@ def test_a2_passes_on_complete_pair(facts):
     assert outcome("A2", pair_of(facts, "lab-hv02", "lab-hv01")) == "passed"
 
 
-def test_a2_names_missing_fqdn_forms(facts):
-    observed = outcome("A2", pair_of(facts, "lab-hv01", "lab-hv03"))
-    assert observed == (f"missing lab-hv03: {MIGRATION}/lab-hv01.{DOMAIN}; lab-hv03: cifs/lab-hv01.{DOMAIN}")
+def test_a2_names_missing_fqdn_forms_per_direction(facts):
+    observed = outcome("A2", pair_of(facts, "lab-hv03", "lab-hv01"))
+    assert observed == (
+        f"lab-hv03 lacks {MIGRATION}/lab-hv01.{DOMAIN}; cifs/lab-hv01.{DOMAIN}, and lab-hv01 does not allow "
+        "lab-hv03 by resource-based delegation"
+    )
+    # Per direction: lab-hv01 -> lab-hv03 needs only lab-hv01's delegation, which is complete.
+    assert outcome("A2", pair_of(facts, "lab-hv01", "lab-hv03")) == "passed"
 
 
 def test_a2_names_missing_protocol_transition(facts):
     observed = outcome("A2", pair_of(facts, "lab-hv04", "lab-hv01"))
-    assert observed == 'missing lab-hv04: "use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)'
+    assert observed.startswith(
+        'lab-hv04 lacks "use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)'
+    )
+
+
+def test_a2_resource_based_delegation_from_the_real_descriptor(facts):
+    # lab-hv01 has no classic delegation to lab-hv05, whose descriptor (written over LDAP) allows it.
+    assert not any("lab-hv05" in v.lower() for v in accounts(facts)["lab-hv01"].allowed_to_delegate_to)
+    assert outcome("A2", pair_of(facts, "lab-hv01", "lab-hv05")) == "passed"
+    assert "lab-hv05 does not allow lab-hv02" in outcome("A2", pair_of(facts, "lab-hv02", "lab-hv05"))
+
+
+def test_a2_a3_across_domains_only_through_resource_based_delegation(facts):
+    hv01_sid = accounts(facts)["lab-hv01"].sid
+    bare = account("rd-hv01", [], domain="rd.example.net", sid="S-1-5-21-1-2-3-1105")
+    allowing = {**bare, "allowed_to_act": [hv01_sid]}
+    for partner, a2, a3 in (
+        (
+            domain_facts("rd.example.net", computers=[bare]),
+            "cannot cross domains; use resource-based",
+            "warning",
+        ),
+        (domain_facts("rd.example.net", computers=[allowing]), "passed", "passed"),
+    ):
+        target = pair_of(facts, "lab-hv01", "rd-hv01", partner)
+        assert a2 in outcome("A2", target)
+        try:
+            CHECKS["A3"](target)
+            got = "passed"
+        except CheckWarning:
+            got = "warning"
+        assert got == a3
 
 
 def test_a5_flags_unconstrained_delegation(facts):

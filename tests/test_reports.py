@@ -49,7 +49,9 @@ def test_findings_json(example):
     public = example.result("LMR-043", "hv03")
     assert public["outcome"] == "failed" and public["blocking"] is False
     assert example.result("LMR-055", "hv01")["outcome"] == "skipped"
-    assert example.result("LMR-022", "hv01->hv03")["observed"] == "missing hv01: cifs/hv03.corp.example.com"
+    assert example.result("LMR-022", "hv01->hv03")["observed"] == (
+        "hv01 lacks cifs/hv03.corp.example.com, and hv03 does not allow hv01 by resource-based delegation"
+    )
 
     states = {(p["src"], p["dst"]): p["state"] for p in doc["pairs"]}
     assert states[("hv02", "hv01")] == "ready"

@@ -18,6 +18,7 @@ DOCUMENT = {
     "wire": 2,
     "clock_utc": "2026-11-20T09:00:02.1234567Z",
     "computer_name": "HV01",
+    "dns_host_name": "hv01",
     "domain": "corp.example.com",
     "part_of_domain": True,
     "os": {"caption": "Microsoft Windows Server 2022 Datacenter", "build": "20348"},

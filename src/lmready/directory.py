@@ -10,6 +10,7 @@ ticket cache) without one, sealed over plain LDAP or with a channel binding toke
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import ssl
@@ -26,9 +27,11 @@ from spnego.exceptions import SpnegoError
 
 from lmready import ldap_sasl
 from lmready.credentials import Secret
-from lmready.estate import FactsUnavailable
+from lmready.estate import FactsUnavailable, names_host
 from lmready.facts import ComputerAccount, DomainFacts, OperatorAccount, Trust
 from lmready.inventory import DomainEntry, is_ip
+from lmready.security_descriptor import DescriptorError
+from lmready.security_descriptor import parse as parse_descriptor
 
 DOMAIN_ADMINS_RID = 512
 PROTECTED_USERS_RID = 525
@@ -56,6 +59,8 @@ _COMPUTER_ATTRIBUTES = [
     "msDS-AllowedToDelegateTo",
     "servicePrincipalName",
     "msDS-AllowedToActOnBehalfOfOtherIdentity",
+    "objectSid",
+    "primaryGroupID",
 ]
 _TRUST_ATTRIBUTES = ["trustPartner", "flatName", "trustDirection", "trustType", "trustAttributes"]
 
@@ -67,7 +72,7 @@ class DirectoryError(FactsUnavailable):
 def collect_domain(
     entry: DomainEntry,
     secret: Secret | None,
-    hosts: dict[str, tuple[str, str]],
+    hosts: dict[str, str],
     *,
     connect_timeout: float = 10,
     auth: Literal["simple", "ntlm"] = "simple",
@@ -79,7 +84,9 @@ def collect_domain(
     ``operators`` are the session users the hosts reported (DOMAIN\\user); those of this domain
     are read for R1's delegability (Protected Users, NOT_DELEGATED).
 
-    ``hosts`` maps inventory names to (computer name, FQDN) of the hosts in this domain. With a
+    ``hosts`` maps inventory names to the DNS name the inventory expects the host to have (its
+    FQDN, or a single label): a host's account is found by what the inventory says, never by
+    what the host says about itself (REQUIREMENTS.md 3b; lmready.identity compares the two). With a
     ``secret`` the bind is ``auth`` (simple or NTLM); without one it is Kerberos. ``tls_server_name``
     is the name the DC's certificate must carry when the URL holds another (an address, say).
     Raises DirectoryError.
@@ -419,28 +426,26 @@ class _Reader:
             bind_account_is_domain_admin=self._is_domain_admin(domain_nc, name, sid, principal),
         )
 
-    def _computers(self, domain_nc: str, hosts: dict[str, tuple[str, str]]) -> list[ComputerAccount]:
+    def _computers(self, domain_nc: str, hosts: dict[str, str]) -> list[ComputerAccount]:
         terms = []
-        for computer, fqdn in hosts.values():
-            terms.append(f"(sAMAccountName={escape_filter_chars(computer)}$)")
-            if fqdn:
-                terms.append(f"(dNSHostName={escape_filter_chars(fqdn)})")
+        for expected in hosts.values():
+            # A single label matches the first label of dNSHostName: "hv01" finds hv01.corp.example.com.
+            value = escape_filter_chars(expected) if "." in expected else f"{escape_filter_chars(expected)}.*"
+            terms.append(f"(dNSHostName={value})")
         if not terms:
             return []
         found = self._search(
             domain_nc, f"(&(objectCategory=computer)(|{''.join(terms)}))", ldap3.SUBTREE, _COMPUTER_ATTRIBUTES
         )
         accounts = []
-        for host, (computer, fqdn) in hosts.items():
-            # The DNS name is the stronger match: computer names repeat across domains and OUs.
-            match = next(
-                (f for f in found if fqdn and _text(f[1], "dNSHostName").lower() == fqdn.lower()), None
-            )
-            sam = f"{computer}$".lower()
-            match = match or next((f for f in found if _text(f[1], "sAMAccountName").lower() == sam), None)
-            if match is None:
+        for host, expected in hosts.items():
+            matches = [f for f in found if names_host(_text(f[1], "dNSHostName"), expected)]
+            # Two accounts claiming one DNS name: which is the host cannot be told, so neither is.
+            if len(matches) != 1:
                 continue
-            dn, attrs = match
+            dn, attrs = matches[0]
+            sid_values = attrs.get("objectSid") or [b""]
+            descriptor = (attrs.get("msDS-AllowedToActOnBehalfOfOtherIdentity") or [b""])[0]
             accounts.append(
                 ComputerAccount(
                     host=host,
@@ -450,10 +455,24 @@ class _Reader:
                     user_account_control=int(_text(attrs, "userAccountControl") or 0),
                     allowed_to_delegate_to=_texts(attrs, "msDS-AllowedToDelegateTo"),
                     service_principal_names=_texts(attrs, "servicePrincipalName"),
-                    resource_based_delegation_set=bool(attrs.get("msDS-AllowedToActOnBehalfOfOtherIdentity")),
+                    sid=format_sid(sid_values[0]) if sid_values[0] else "",
+                    primary_group_id=int(_text(attrs, "primaryGroupID") or 0),
+                    allowed_to_act=self._allowed_to_act(dn, descriptor),
+                    allowed_to_act_descriptor=base64.b64encode(descriptor).decode() if descriptor else "",
                 )
             )
         return accounts
+
+    def _allowed_to_act(self, dn: str, descriptor: bytes) -> list[str]:
+        if not descriptor:
+            return []
+        try:
+            return parse_descriptor(descriptor).allowed_sids()
+        except DescriptorError as exc:
+            raise DirectoryError(
+                f"{self.where}: msDS-AllowedToActOnBehalfOfOtherIdentity of {dn} cannot be read ({exc}); "
+                "check the attribute with Get-ADComputer -Properties PrincipalsAllowedToDelegateToAccount."
+            ) from None
 
     def _trusts(self, domain_nc: str) -> list[Trust]:
         return [

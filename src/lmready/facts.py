@@ -258,7 +258,12 @@ class HostFacts(Model):
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["host"] = "host"
     name: str = Field(description="inventory name of the host")
-    computer_name: str
+    computer_name: str = Field(description="$env:COMPUTERNAME: the NetBIOS name, at most 15 characters")
+    dns_host_name: str = Field(
+        default="",
+        description="Win32_ComputerSystem.DNSHostName: the host label of its DNS name, never cut to 15 "
+        "characters; empty in snapshots taken before it was collected",
+    )
     domain: str
     part_of_domain: bool
     collected_at: AwareDatetime
@@ -340,9 +345,13 @@ class HostFacts(Model):
 
     @property
     def fqdn(self) -> str:
+        """DNSHostName.Domain as the host reports it, lower case; "" when the host did not report
+        its DNS host name (the NetBIOS name is cut to 15 characters, so it cannot stand in)."""
+        if not self.dns_host_name:
+            return ""
         if self.part_of_domain and self.domain:
-            return f"{self.computer_name}.{self.domain}".lower()
-        return self.computer_name.lower()
+            return f"{self.dns_host_name}.{self.domain}".lower()
+        return self.dns_host_name.lower()
 
 
 # What a host's facts always have, collected or not: who it is and what the runner saw.
@@ -359,7 +368,39 @@ class ComputerAccount(Model):
     user_account_control: int
     allowed_to_delegate_to: ListOf(str) = Field(default_factory=list)
     service_principal_names: ListOf(str) = Field(default_factory=list)
-    resource_based_delegation_set: bool = False
+    sid: str = Field(default="", description="objectSid, e.g. S-1-5-21-...-1105")
+    primary_group_id: int = Field(
+        default=515, description="primaryGroupID: 515 computers, 516 DCs, 521 RODCs"
+    )
+    allowed_to_act: ListOf(str) = Field(
+        default_factory=list,
+        description="SIDs that msDS-AllowedToActOnBehalfOfOtherIdentity allows to delegate to this "
+        "account (resource-based constrained delegation), read from its security descriptor",
+    )
+    allowed_to_act_descriptor: str = Field(
+        default="",
+        description="msDS-AllowedToActOnBehalfOfOtherIdentity as stored (base64), kept so that a change "
+        "adds one ACE and keeps every other",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_snapshots(cls, data: Any) -> Any:
+        # Snapshots before the descriptor was parsed said only whether it was set: unknown grants.
+        if isinstance(data, dict) and "resource_based_delegation_set" in data:
+            data = {k: v for k, v in data.items() if k != "resource_based_delegation_set"}
+        return data
+
+    @property
+    def is_domain_controller(self) -> bool:
+        """SERVER_TRUST_ACCOUNT, PARTIAL_SECRETS_ACCOUNT (RODC) or a DC's primary group."""
+        return bool(self.user_account_control & (UAC_SERVER_TRUST_ACCOUNT | UAC_PARTIAL_SECRETS_ACCOUNT)) or (
+            self.primary_group_id in (DOMAIN_CONTROLLERS_RID, READONLY_DOMAIN_CONTROLLERS_RID)
+        )
+
+    @property
+    def netbios_name(self) -> str:
+        return self.sam_account_name.removesuffix("$")
 
 
 class OperatorAccount(Model):
@@ -411,9 +452,14 @@ TRUST_WITHIN_FOREST = 0x20
 
 # userAccountControl flags that the delegation checks read.
 UAC_ACCOUNTDISABLE = 0x2
+UAC_SERVER_TRUST_ACCOUNT = 0x2000
+UAC_PARTIAL_SECRETS_ACCOUNT = 0x4000000
 UAC_TRUSTED_FOR_DELEGATION = 0x80000
 UAC_NOT_DELEGATED = 0x100000
 UAC_TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
+
+DOMAIN_CONTROLLERS_RID = 516
+READONLY_DOMAIN_CONTROLLERS_RID = 521
 
 FACT_MODELS: dict[str, type[Model]] = {"host": HostFacts, "domain": DomainFacts}
 

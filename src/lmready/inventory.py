@@ -153,6 +153,8 @@ class PolicyFields(Strict):
     require_isolation: bool | None = None
     require_rdma: bool | None = None
     max_clock_skew_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    # The estate's Kerberos delegation mechanism: what A2's fix adds (both pass A2).
+    delegation: Literal["classic", "rbcd"] | None = None
 
     @field_validator("performance", mode="before")
     @classmethod
@@ -177,6 +179,7 @@ class Policy:
     require_isolation: bool = True
     require_rdma: bool = False
     max_clock_skew_seconds: int = 300
+    delegation: str = "classic"
 
     def merged(self, fields: PolicyFields | None) -> Policy:
         if fields is None:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from lmready import preflight
 from lmready.credentials import CredentialError, resolve
 from lmready.directory import DirectoryError, collect_domain
-from lmready.estate import Estate, FactsUnavailable
+from lmready.estate import Estate, FactsUnavailable, bind_identities, expected_name
 from lmready.facts import DomainFacts, HostFacts, PerformanceOption, Preflight
 from lmready.inventory import DomainEntry, Host, Inventory
 from lmready.psrp import RemoteError, Session, open_session
@@ -72,11 +72,16 @@ class LiveCollector:
                     )
                 else:
                     sessions[host.name], hosts[host.name] = result
+            # The names are bound before the probe round, so that no host probes addresses that an
+            # impostor reported; the directory's part of the binding follows below.
+            hosts = bind_identities(inventory, hosts, {})
             self._pair_round(inventory, hosts, sessions)
         finally:
             close_all(list(sessions.values()))
         domains = self._domains(inventory, hosts)
-        return Estate(inventory, {name: hosts[name] for name in inventory.hosts}, domains)
+        # Facts count only once they are bound to their inventory entry (REQUIREMENTS.md 3b).
+        bound = bind_identities(inventory, hosts, domains)
+        return Estate(inventory, {name: bound[name] for name in inventory.hosts}, domains)
 
     def _domains(
         self, inventory: Inventory, hosts: dict[str, HostFacts | FactsUnavailable]
@@ -102,11 +107,19 @@ class LiveCollector:
                     f"domain {entry.name} ({entry.url}): preflight failed: {outcome.detail}; check the URL "
                     "and that the domain controller answers."
                 )
-            members = {
-                name: (facts.computer_name, facts.fqdn)
-                for name, facts in hosts.items()
-                if isinstance(facts, HostFacts) and facts.domain.lower() == entry.name.lower()
-            }
+            # Accounts are looked up by the inventory's expectation: an FQDN in the domain it names
+            # and the one the host reports, a single label in every domain (so that binding can
+            # refuse a short name that two domains answer); binding then compares them with the
+            # host's word.
+            members = {}
+            for name, facts in hosts.items():
+                expected = expected_name(inventory.hosts[name])
+                if (
+                    "." not in expected
+                    or expected.lower().endswith("." + entry.name.lower())
+                    or (isinstance(facts, HostFacts) and facts.domain.lower() == entry.name.lower())
+                ):
+                    members[name] = expected
             try:
                 secret = (
                     None

@@ -92,7 +92,8 @@ class Audit:
         lines = []
         for name, facts in (self._estate.hosts if self._estate else {}).items():
             if isinstance(facts, FactsUnavailable):
-                lines.append(str(facts))
+                if str(facts) not in said:
+                    lines.append(str(facts))
                 continue
             by_reason: dict[str, list[str]] = {}
             for field_name, reason in facts.unread.items():

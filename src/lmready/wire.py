@@ -58,7 +58,7 @@ POLICY_STORE_SOURCES = {0: "None", 1: "Local", 2: "GroupPolicy", 3: "Dynamic", 4
 # What one read of the collection script ("fact" in its problems) feeds in HostFacts: when the
 # read fails, every field it feeds is unread.
 FACT_FIELDS: dict[str, tuple[str, ...]] = {
-    "computer_system": ("domain", "part_of_domain"),
+    "computer_system": ("domain", "part_of_domain", "dns_host_name"),
     "operating_system": ("os", "free_memory_bytes"),
     "features": ("hyperv",),
     "vmms": ("hyperv",),
@@ -198,6 +198,7 @@ def parse_host(
             {
                 "name": name,
                 "computer_name": doc.get("computer_name"),
+                "dns_host_name": str(doc.get("dns_host_name") or ""),
                 "domain": doc.get("domain") or "",
                 "part_of_domain": _bool(doc.get("part_of_domain")),
                 "collected_at": runner_utc,

@@ -49,6 +49,12 @@ def env_computername(state: HostFacts) -> str:
     return state.computer_name.upper()[:15]
 
 
+def dns_host_name(state: HostFacts) -> str:
+    """Win32_ComputerSystem.DNSHostName: the full host label, as set (scenarios that give none
+    have a computer name short enough to be both)."""
+    return state.dns_host_name or state.computer_name
+
+
 def hyperv_failure(state: HostFacts, cmdlet: str) -> tuple[bool, str] | None:
     """Why a Hyper-V cmdlet fails here: (is the command known at all, Windows' message), or None."""
     if not state.hyperv.powershell_module:
@@ -128,6 +134,7 @@ def collection_document(
 
     doc: dict[str, Any] = {"wire": wire.WIRE_VERSION, "clock_utc": round_trip(now)}
     doc["computer_name"] = env_computername(state)
+    doc["dns_host_name"] = dns_host_name(state)
     doc["domain"] = state.domain
     doc["part_of_domain"] = state.part_of_domain
     doc["os"] = Hashtable(caption=state.os.caption, build=str(state.os.build))
@@ -714,7 +721,14 @@ def _native_args(command: pslang.Command) -> list[str]:
 
 
 def _refuse_other_computers(state: HostFacts, names: list[str] | None) -> None:
-    this = {"localhost", ".", state.computer_name.lower(), state.fqdn, *(a.address for a in state.addresses)}
+    this = {
+        "localhost",
+        ".",
+        env_computername(state).lower(),
+        dns_host_name(state).lower(),
+        f"{dns_host_name(state)}.{state.domain}".lower(),
+        *(a.address for a in state.addresses),
+    }
     for name in names or []:
         if name.lower() not in this:
             raise NotModelled(f"-ComputerName {name}: a lab host only manages itself")

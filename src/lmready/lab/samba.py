@@ -36,7 +36,6 @@ defaults to one derived from the partner's name.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import hashlib
@@ -336,15 +335,15 @@ class SambaDC:
 
     def allow_to_act(self, computer: str, principals: list[str]) -> None:
         """Resource-based constrained delegation: ``principals`` (computer names) may delegate to
-        ``computer``. Samba 4.17 lets only the system write the attribute, hence ldbmodify."""
-        sd = base64.b64encode(_allow_sd([self._sid(f"{p}$") for p in principals])).decode()
-        ldif = (
-            f"dn: {self._dn(f'{computer}$')}\n"
-            "changetype: modify\n"
-            "replace: msDS-AllowedToActOnBehalfOfOtherIdentity\n"
-            f"msDS-AllowedToActOnBehalfOfOtherIdentity:: {sd}\n"
-        )
-        _run(["ldbmodify", "-H", str(self._sam)], f"allowing delegation to {computer}", ldif)
+        ``computer``; the security descriptor is written over LDAP, as an admin would."""
+        sd = _allow_sd([self._sid(f"{p}$") for p in principals])
+        dn = self._dn(f"{computer}$")
+        try:
+            self._admin().modify(
+                dn, {"msDS-AllowedToActOnBehalfOfOtherIdentity": [(ldap3.MODIFY_REPLACE, [sd])]}
+            )
+        except LDAPException as exc:
+            raise SambaError(f"the lab DC refused resource-based delegation to {dn}: {exc}") from None
 
     def add_trust(
         self,
@@ -428,7 +427,15 @@ class SambaDC:
         version = subprocess.run(["samba", "--version"], capture_output=True, text=True).stdout.strip()
         key = hashlib.sha256(
             "\0".join(
-                [version, self.realm, self.domain, self.admin_password, _SERVICES, _STRONG_AUTH]
+                [
+                    version,
+                    self.realm,
+                    self.domain,
+                    self.admin_password,
+                    _SERVICES,
+                    _STRONG_AUTH,
+                    "rbcd-writable",
+                ]
             ).encode()
         ).hexdigest()[:16]
         template = self.template_cache / f"{self.dns_domain}-{key}"
@@ -488,6 +495,22 @@ class SambaDC:
         # The dnsupdate service would register the DC's SPNs (ldap/...); it is not run, so register
         # them once here: Kerberos binds need ldap/<dc_hostname>.
         _run(["samba_spnupdate", "-s", str(conf)], f"registering the SPNs of {self.realm}")
+        # Samba 4.17's schema marks msDS-AllowedToActOnBehalfOfOtherIdentity systemOnly, which
+        # Windows' schema (2012 and later) does not: admins set it over LDAP (Set-ADComputer
+        # -PrincipalsAllowedToDelegateToAccount), and so does lmready's remediation. Match Windows.
+        schema_dn = (
+            f"CN=ms-DS-Allowed-To-Act-On-Behalf-Of-Other-Identity,CN=Schema,CN=Configuration,{self.base_dn}"
+        )
+        _run(
+            [
+                "ldbmodify",
+                "-H",
+                str(target / "private" / "sam.ldb"),
+                "--option=dsdb:schema update allowed=true",
+            ],
+            f"making resource-based delegation writable in {self.realm}",
+            f"dn: {schema_dn}\nchangetype: modify\nreplace: systemOnly\nsystemOnly: FALSE\n",
+        )
 
     def _copy_template(self, template: Path) -> None:
         def skip(directory: str, names: list[str]) -> list[str]:

@@ -6,10 +6,12 @@ Planning reads only the estate; it never connects anywhere.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from lmready import security_descriptor as sd
 from lmready.estate import Estate, FactsUnavailable, HostView, PairView
 from lmready.facts import UAC_TRUSTED_TO_AUTH_FOR_DELEGATION
 from lmready.findings import Finding
@@ -57,8 +59,37 @@ def make_plan(findings: list[Finding], estate: Estate) -> Plan:
             continue
         planned.update(dict.fromkeys(changes))
         plan.covered.append((finding, changes))
-    plan.changes = list(planned)
+    merged = _one_descriptor_change_per_account(list(planned))
+    plan.changes = list(dict.fromkeys(merged.get(c, c) for c in planned))
+    plan.covered = [(f, list(dict.fromkeys(merged.get(c, c) for c in cs))) for f, cs in plan.covered]
     return plan
+
+
+def _one_descriptor_change_per_account(changes: list[Change]) -> dict[Change, Change]:
+    """Several pairs towards one destination each add a SID to its descriptor from the same value
+    read; applied one by one, the second would find the value changed. One change adds them all."""
+    groups: dict[tuple, list[Change]] = {}
+    for c in changes:
+        if c.setting == directory.ALLOWED_TO_ACT:
+            groups.setdefault((c.target, (c.account_dn or "").lower(), c.before), []).append(c)
+    merged: dict[Change, Change] = {}
+    for (_, _, before), group in groups.items():
+        if len(group) < 2:
+            continue
+        raw = base64.b64decode(str(before)) if before else None
+        old = set(sd.parse(raw).allowed_sids()) if raw else set()
+        for c in group:
+            for sid in sd.allowed_sids_b64(str(c.after)):
+                if sid not in old:
+                    raw = sd.with_allowed(raw, sid)
+        after = base64.b64encode(raw or b"").decode()
+        one = replace(
+            group[0],
+            after=after,
+            command=directory.command(group[0].account_dn or "", directory.ALLOWED_TO_ACT, before, after),
+        )
+        merged.update({c: one for c in group})
+    return merged
 
 
 def _changes_for(finding: Finding, estate: Estate) -> list[Change]:
@@ -143,36 +174,59 @@ def _enable_firewall_rule(finding: Finding, estate: Estate) -> list[Change]:
 
 
 def _add_delegation(finding: Finding, estate: Estate) -> list[Change]:
+    """A2 for src -> dst: only the source's delegation to the destination (per direction).
+    The pair view holds only hosts whose identity was bound to their inventory entry and their
+    account (estate.bind_identity), so every account and every SPN name here is a verified host's."""
     pair = _pair(finding, estate, with_directory=True)
+    src, dst = pair.src, pair.dst
+    for end in (src, dst):
+        if end.domain is None:
+            raise _Refused(
+                f"{end}'s domain {end.facts.domain} has no entry under directory: in the inventory, "
+                "so lmready cannot read or change its computer account"
+            )
+        if end.account is None:
+            raise _Refused(f"{end} has no computer account in {end.domain.name}")
+        if end.account.is_domain_controller:
+            raise _Refused(f"{end.account.dn} is a domain controller's account, which lmready never changes")
+    cross = src.facts.domain.lower() != dst.facts.domain.lower()
+    if cross or src.policy.delegation == "rbcd":
+        return _allow_to_act(finding, src, dst)
+    account = src.account
+    peer = dst.account
+    have = {v.lower() for v in account.allowed_to_delegate_to}
     changes = []
-    for frm, to in ((pair.src, pair.dst), (pair.dst, pair.src)):
-        if frm.domain is None:
-            raise _Refused(
-                f"{frm}'s domain {frm.facts.domain} has no entry under directory: in the inventory, "
-                "so lmready cannot change its computer account"
-            )
-        if frm.facts.domain.lower() != to.facts.domain.lower():
-            raise _Refused(
-                f"classic constrained delegation only reaches services in {frm}'s own domain "
-                f"({frm.facts.domain}), not {to} in {to.facts.domain}; use resource-based delegation "
-                "or CredSSP (A3)"
-            )
-        account = frm.account
-        if account is None:
-            raise _Refused(f"{frm} has no computer account in {frm.domain.name}")
-        have = {v.lower() for v in account.allowed_to_delegate_to}
-        for service in (MIGRATION_SERVICE, "cifs"):
-            for name in dict.fromkeys((to.facts.computer_name, to.facts.fqdn)):
-                value = f"{service}/{name}"
-                if value.lower() not in have:
-                    changes.append(
-                        _directory_change(finding, frm, account.dn, directory.DELEGATE_TO, None, value)
-                    )
-        uac = account.user_account_control
-        if not uac & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
-            after = uac | UAC_TRUSTED_TO_AUTH_FOR_DELEGATION
-            changes.append(_directory_change(finding, frm, account.dn, directory.UAC, uac, after))
+    for service in (MIGRATION_SERVICE, "cifs"):
+        # The destination's names from its account: never an FQDN built from the NetBIOS name.
+        for name in dict.fromkeys((peer.netbios_name, peer.dns_host_name)):
+            value = f"{service}/{name}"
+            if name and value.lower() not in have:
+                changes.append(
+                    _directory_change(finding, src, account.dn, directory.DELEGATE_TO, None, value)
+                )
+    uac = account.user_account_control
+    if not uac & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
+        after = uac | UAC_TRUSTED_TO_AUTH_FOR_DELEGATION
+        changes.append(_directory_change(finding, src, account.dn, directory.UAC, uac, after))
     return changes
+
+
+def _allow_to_act(finding: Finding, src: HostView, dst: HostView) -> list[Change]:
+    """Resource-based delegation: src's SID added to dst's descriptor, every existing ACE kept."""
+    account, peer = src.account, dst.account
+    if not account.sid:
+        raise _Refused(f"the objectSid of {account.dn} was not read, so it cannot be allowed on {dst}")
+    before = peer.allowed_to_act_descriptor or None
+    raw = base64.b64decode(before) if before else None
+    if raw and any(a.sid == account.sid and a.type == sd.ACCESS_DENIED for a in sd.parse(raw).aces):
+        raise _Refused(
+            f"{dst}'s msDS-AllowedToActOnBehalfOfOtherIdentity denies {src} explicitly; somebody chose that, "
+            "so lmready leaves it to the admin"
+        )
+    after = base64.b64encode(sd.with_allowed(raw, account.sid)).decode()
+    if after == before:
+        return []
+    return [_directory_change(finding, dst, peer.dn, directory.ALLOWED_TO_ACT, before, after)]
 
 
 def _directory_change(

@@ -23,6 +23,8 @@ $facts.clock_utc = [DateTime]::UtcNow.ToString('o')
 $cs = Read-Fact 'computer_system' 'Win32_ComputerSystem' { Get-CimInstance -ClassName Win32_ComputerSystem }
 $os = Read-Fact 'operating_system' 'Win32_OperatingSystem' { Get-CimInstance -ClassName Win32_OperatingSystem }
 $facts.computer_name = [string]$env:COMPUTERNAME
+# The DNS host name is not cut to 15 characters as the NetBIOS name is: lmready builds FQDNs from it.
+$facts.dns_host_name = [string]$cs.DNSHostName
 $facts.domain = [string]$cs.Domain
 $facts.part_of_domain = [bool]$cs.PartOfDomain
 $facts.os = @{ caption = [string]$os.Caption; build = [string]$os.BuildNumber }
