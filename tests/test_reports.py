@@ -73,7 +73,7 @@ def test_html_columns_matrix_and_details(example):
         assert key in example.html_data["environment"]
 
     tests = example.html_data["tests"]
-    node = "test_networks.py::test_migration_port[hv01->hv02]"
+    node = "test_networks.py::test_migration_port[hv01-hv02]"
     (entry,) = tests[next(k for k in tests if k.endswith(node))]
     row = "".join(entry["resultsTableRow"])
     assert '<td class="col-checkId">LMR-045</td>' in row
@@ -138,5 +138,5 @@ def test_bare_pytest_in_repo_root_audits_the_example():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "checks/test_networks.py::test_migration_port[hv01->hv02]" in proc.stdout
+    assert "checks/test_networks.py::test_migration_port[hv01-hv02]" in proc.stdout
     assert "tests/" not in proc.stdout

@@ -27,7 +27,7 @@ from lmready.facts import HostFacts
 from lmready.findings import Finding, counts, judge_failure, write_findings_json
 from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, metadata_html, row_cells, summary_html
 from lmready.inventory import Inventory, InventoryError, load_inventory
-from lmready.items import CheckItem, run_protocol
+from lmready.items import CheckItem, pair_separator, run_protocol
 from lmready.junit import write_junit
 from lmready.live import LiveCollector, Progress
 from lmready.remediation.run import Remediation, failing_findings, remediate
@@ -65,6 +65,7 @@ class Audit:
     compact_html: bool = False  # set after collection: too many results for one HTML table
     remediate: str | None = None  # "plan" or "apply"
     remediation: Remediation | None = None
+    pair_separator: str = "-"  # how node ids write a pair (lmready.items.pair_separator)
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
     _verdict: RunVerdict | None = None
@@ -212,6 +213,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"machine-readable findings (default {DEFAULT_REPORTS['findings_json']})",
     )
     parser.addini("lmready_inventory", "inventory audited when --inventory is not given")
+    parser.addini(
+        "gate_severity",
+        f"lowest severity that fails the run (default {DEFAULT_GATE}); --gate-severity overrides it",
+    )
 
 
 def _is_audit(config: pytest.Config) -> bool:
@@ -249,10 +254,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lmready(id, ref, title, severity): metadata of a check of your own")
     if not _is_audit(config):
         return
+    # --gate-severity wins over the ini key gate_severity ([tool.pytest.ini_options], pytest.ini).
+    gate_source, gate_text = "--gate-severity", config.option.gate_severity
+    if not gate_text:
+        gate_source, gate_text = "the ini key gate_severity", config.getini("gate_severity") or DEFAULT_GATE
     try:
-        gate = Severity.parse(config.option.gate_severity or DEFAULT_GATE)
+        gate = Severity.parse(gate_text)
     except ValueError as exc:
-        raise pytest.UsageError(f"--gate-severity: {exc}.") from None
+        where = f" in {config.inipath}" if gate_source.startswith("the ini") and config.inipath else ""
+        raise pytest.UsageError(f"{gate_source}{where}: {exc}.") from None
     path = _inventory_path(config)
     try:
         inventory = load_inventory(path)
@@ -315,6 +325,7 @@ def pytest_configure(config: pytest.Config) -> None:
         catalogue=catalogue,
         report_problems=report_problems,
         remediate=config.option.remediate,
+        pair_separator=pair_separator(inventory.pairs),
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -407,7 +418,8 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     inv = audit.inventory
     targets = [(h,) for h in inv.hosts] if meta.scope == "host" else list(inv.pairs)
     return [
-        CheckItem.from_parent(collector, name=f"{name}[{'->'.join(t)}]", meta=meta, target=t) for t in targets
+        CheckItem.from_parent(collector, name=name, meta=meta, target=t, separator=audit.pair_separator)
+        for t in targets
     ]
 
 
