@@ -39,6 +39,7 @@ class Finding:
     nodeid: str = ""
     duration: float = 0.0
     remediation: str = ""  # with --remediate: fixed, fix planned, fix failed, not fixable
+    drift: str = ""  # with --baseline: new, fixed, still failing, unchanged (lmready.drift)
 
     @property
     def hosts(self) -> tuple[str, ...]:
