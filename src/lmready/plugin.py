@@ -31,6 +31,7 @@ from lmready.items import CheckItem, pair_separator, run_protocol
 from lmready.junit import write_junit
 from lmready.live import LiveCollector, Progress
 from lmready.remediation.run import Remediation, failing_findings, remediate
+from lmready.summary_md import summary_markdown
 from lmready.verdict import (
     ExitCode,
     PairReadiness,
@@ -65,6 +66,7 @@ class Audit:
     compact_html: bool = False  # set after collection: too many results for one HTML table
     remediate: str | None = None  # "plan" or "apply"
     remediation: Remediation | None = None
+    summary_paths: list[Path] = field(default_factory=list)  # --summary-md, $GITHUB_STEP_SUMMARY
     pair_separator: str = "-"  # how node ids write a pair (lmready.items.pair_separator)
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
@@ -212,6 +214,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help=f"machine-readable findings (default {DEFAULT_REPORTS['findings_json']})",
     )
+    group.addoption(
+        "--summary-md",
+        metavar="PATH",
+        help="a short Markdown summary for tickets and CI (also appended to $GITHUB_STEP_SUMMARY when set)",
+    )
     parser.addini("lmready_inventory", "inventory audited when --inventory is not given")
     parser.addini(
         "gate_severity",
@@ -297,7 +304,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # `--inventory PATH`'s value for a path before lmready was loaded): audit the suite,
         # not whatever lies in the current directory.
         config.args = [str(suite_dir())]
-    report_problems = []
+    report_problems: list[str] = []
+    summary_paths: list[Path] = []
     if not config.option.collectonly:  # listing the checks is not an audit: no reports
         for option, default in DEFAULT_REPORTS.items():
             if getattr(config.option, option, None) is None:
@@ -307,6 +315,12 @@ def pytest_configure(config: pytest.Config) -> None:
                 # Said once at the end (exit 3); the other reports are still written.
                 report_problems.append(problem)
                 setattr(config.option, option, None)
+        for path in _summary_paths(config):
+            problem = _unwritable(str(path))
+            if problem:
+                report_problems.append(problem)
+            else:
+                summary_paths.append(path)
     config.option.self_contained_html = True
     if config.option.tbstyle == "auto":
         # Failures are sentences, listed once in lmready's summary; tracebacks also cost O(n^2).
@@ -326,6 +340,7 @@ def pytest_configure(config: pytest.Config) -> None:
         report_problems=report_problems,
         remediate=config.option.remediate,
         pair_separator=pair_separator(inventory.pairs),
+        summary_paths=summary_paths,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -334,6 +349,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # pytest's default -r: lmready replaces its per-test lines with its own summary.
 DEFAULT_REPORTCHARS = "fE"
+
+
+def _summary_paths(config: pytest.Config) -> list[Path]:
+    paths = [Path(config.option.summary_md)] if config.option.summary_md else []
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:  # GitHub Actions shows what a step appends to this file on the run's page
+        paths.append(Path(step_summary))
+    return paths
 
 
 def _unwritable(path: str | None) -> str | None:
@@ -591,6 +614,8 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
             audit.report_problems.append(
                 f"cannot write the report {audit.junit_path}: {exc.strerror or exc}."
             )
+    if audit.summary_paths:
+        _write_summaries(audit)
     if audit.findings_path is None:
         return
     verdict = audit.verdict
@@ -629,6 +654,28 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
         write_findings_json(audit.findings_path, header, audit.findings)
     except OSError as exc:
         audit.report_problems.append(f"cannot write the report {audit.findings_path}: {exc.strerror or exc}.")
+
+
+def _write_summaries(audit: Audit) -> None:
+    """--summary-md is written, $GITHUB_STEP_SUMMARY appended to (other steps write there too)."""
+    text = summary_markdown(
+        audit.verdict,
+        str(audit.gate),
+        counts(audit.findings),
+        list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair])),
+        audit.readiness,
+        audit.findings,
+        error_causes(audit.findings),
+        remediation=audit.remediation.lines() if audit.remediation else None,
+    )
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    for path in audit.summary_paths:
+        append = step_summary is not None and path == Path(step_summary)
+        try:
+            with path.open("a" if append else "w", encoding="utf-8") as out:
+                out.write(("\n" if append and path.stat().st_size else "") + text)
+        except OSError as exc:
+            audit.report_problems.append(f"cannot write the report {path}: {exc.strerror or exc}.")
 
 
 @pytest.hookimpl(tryfirst=True)
