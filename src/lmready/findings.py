@@ -61,6 +61,8 @@ class Finding:
         record["fix_name"] = self.check.fix
         if self.remediation:
             record["remediation"] = self.remediation
+        if self.drift:
+            record["drift"] = self.drift
         if self.waiver is not None:
             record["waiver"] = {
                 "justification": self.waiver.justification,

@@ -22,6 +22,7 @@ from lmready import __version__
 from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
 from lmready.credentials import check_all as check_credentials
+from lmready.drift import BaselineError, Key, classify, load_baseline, tally
 from lmready.estate import Estate, FactsUnavailable
 from lmready.facts import HostFacts
 from lmready.findings import Finding, counts, judge_failure, write_findings_json
@@ -67,6 +68,8 @@ class Audit:
     remediate: str | None = None  # "plan" or "apply"
     remediation: Remediation | None = None
     summary_paths: list[Path] = field(default_factory=list)  # --summary-md, $GITHUB_STEP_SUMMARY
+    baseline: dict[Key, dict] | None = None  # --baseline: the earlier audit's results
+    baseline_path: Path | None = None
     pair_separator: str = "-"  # how node ids write a pair (lmready.items.pair_separator)
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
@@ -147,6 +150,9 @@ class Audit:
         ]
         return weak
 
+    def drift_counts(self) -> dict[str, int] | None:
+        return tally(f.drift for f in self.findings) if self.baseline is not None else None
+
     @property
     def readiness(self) -> list[PairReadiness]:
         if self._readiness is None:
@@ -187,6 +193,10 @@ class Audit:
             finding = Finding(meta, target, "error", meta.severity, message, cause=cause)
         if self.remediation is not None:
             self.remediation.annotate(finding)
+        if self.baseline is not None:
+            finding.drift = classify(
+                self.baseline.get((meta.id, target)), finding.blocking or finding.outcome == "error"
+            )
         self.findings.append(finding)
         return finding
 
@@ -213,6 +223,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--findings-json",
         metavar="PATH",
         help=f"machine-readable findings (default {DEFAULT_REPORTS['findings_json']})",
+    )
+    group.addoption(
+        "--baseline",
+        metavar="FINDINGS_JSON",
+        help="an earlier audit's findings.json: mark each result new, fixed, still failing or unchanged",
     )
     group.addoption(
         "--summary-md",
@@ -286,6 +301,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 for w in unknown
             )
         )
+    baseline_path = Path(config.option.baseline) if config.option.baseline else None
+    try:
+        baseline = load_baseline(baseline_path) if baseline_path else None
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
     facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
     if facts_dir is not None and not facts_dir.is_dir():
         raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
@@ -341,6 +361,8 @@ def pytest_configure(config: pytest.Config) -> None:
         remediate=config.option.remediate,
         pair_separator=pair_separator(inventory.pairs),
         summary_paths=summary_paths,
+        baseline=baseline,
+        baseline_path=baseline_path,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -607,6 +629,7 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
                     ("operator", audit.operator),
                     ("gate_severity", str(audit.gate)),
                     ("verdict", str(audit.verdict.verdict)),
+                    *((("baseline", str(audit.baseline_path)),) if audit.baseline_path else ()),
                     *(("collection_problem", line) for line in audit.host_problems()),
                 ],
             )
@@ -650,6 +673,9 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
         ],
         "collection_problems": audit.host_problems(),
     }
+    if audit.baseline_path is not None:
+        header["baseline"] = str(audit.baseline_path)
+        header["drift"] = audit.drift_counts()
     try:
         write_findings_json(audit.findings_path, header, audit.findings)
     except OSError as exc:
@@ -666,6 +692,7 @@ def _write_summaries(audit: Audit) -> None:
         audit.readiness,
         audit.findings,
         error_causes(audit.findings),
+        drift=audit.drift_counts(),
         remediation=audit.remediation.lines() if audit.remediation else None,
     )
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -705,6 +732,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
     def result(f: Finding) -> str:
         text = f"{f.check.id} ({f.check.ref}) {f.check.title}: {f.message}"
+        if f.drift in ("new", "still failing"):
+            text = f"[{f.drift}] {text}"
         return text if not f.fix or f.fix in f.message else f"{text}; fix: {f.fix}"
 
     failed = [f for f in audit.findings if f.outcome == "failed"]
@@ -720,6 +749,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         [f"{c.sentence} ({len(c.findings)} results)" for c in error_causes(audit.findings)],
     )
     listing("collection problems", audit.host_problems())
+    if audit.baseline is not None:
+        listing(
+            f"fixed since the baseline {audit.baseline_path}",
+            [
+                f"{f.check.id} ({f.check.ref}) {f.check.title} [{f.target}]"
+                for f in audit.findings
+                if f.drift == "fixed"
+            ],
+        )
 
     verdict = audit.verdict
     tr.write_sep(
@@ -731,6 +769,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         bold=True,
     )
     tr.write_line(", ".join(f"{n} {label}" for label, n in counts(audit.findings).items() if n))
+    drift = audit.drift_counts()
+    if drift is not None:
+        tr.write_line("against the baseline: " + ", ".join(f"{n} {k}" for k, n in drift.items()))
     for reason in verdict.reasons:
         tr.write_line(reason)
     listing(
