@@ -673,6 +673,8 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
         ],
         "collection_problems": audit.host_problems(),
     }
+    if audit.remediation is not None:
+        header["remediation"] = audit.remediation.as_record()
     if audit.baseline_path is not None:
         header["baseline"] = str(audit.baseline_path)
         header["drift"] = audit.drift_counts()
