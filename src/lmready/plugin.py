@@ -834,12 +834,33 @@ def testinfra_for(inventory: Inventory, name: str):
     secret = resolve(c.credential, inventory.credentials.get(c.credential or ""))
     user = quote(secret.username, safe="") if secret else ""
     password = quote(secret.password, safe="") if secret else ""
-    # testinfra's winrm backend always authenticates with NTLM (message encryption over HTTP).
-    return testinfra.get_host(
+    testinfra_host = testinfra.get_host(
         f"winrm://{user}:{password}@{host.address}:{c.port}",
         no_ssl=c.scheme == "http",
         no_verify_ssl=not c.verify_tls,
     )
+    # testinfra's winrm backend hands conn_args to pywinrm's Protocol but sets only the endpoint,
+    # NTLM and "ignore" itself: the inventory's authentication and private CA go in here.
+    conn = testinfra_host.backend.conn_args
+    conn["transport"] = PYWINRM_TRANSPORTS.get(c.auth, "ntlm")
+    if c.auth == "certificate":
+        conn["cert_pem"], conn["cert_key_pem"] = str(c.client_certificate), str(c.client_key)
+    if c.scheme == "https":
+        conn["server_cert_validation"] = "validate" if c.verify_tls else "ignore"
+        if c.verify_tls and c.ca_bundle:
+            conn["ca_trust_path"] = str(c.ca_bundle)
+    return testinfra_host
+
+
+# The inventory's WinRM auth as pywinrm names it; negotiate is NTLM to pywinrm.
+PYWINRM_TRANSPORTS = {
+    "negotiate": "ntlm",
+    "ntlm": "ntlm",
+    "basic": "basic",
+    "kerberos": "kerberos",
+    "credssp": "credssp",
+    "certificate": "certificate",
+}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
