@@ -85,3 +85,13 @@ def test_md_escapes_what_markdown_and_html_would_interpret():
         md("`x` *y* _z_ ~w~ $m$ @u ![i](j)")
         == "\\`x\\` \\*y\\* \\_z\\_ \\~w\\~ \\$m\\$ \\@u \\!\\[i\\]\\(j\\)"
     )
+
+
+def test_a_summary_path_that_cannot_be_written_is_one_sentence_and_exit_3(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder should be")
+    run = run_audit(tmp_path / "run", EXAMPLE, f"--summary-md={blocker / 'summary.md'}")
+    assert run.returncode == 3, run.stdout[-2000:]
+    assert f"cannot write the report {blocker / 'summary.md'}" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    assert (tmp_path / "run" / "findings.json").exists()  # the other reports are still written

@@ -686,16 +686,20 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
 
 def _write_summaries(audit: Audit) -> None:
     """--summary-md is written, $GITHUB_STEP_SUMMARY appended to (other steps write there too)."""
-    text = summary_markdown(
-        audit.verdict,
-        str(audit.gate),
-        counts(audit.findings),
-        list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair])),
-        audit.readiness,
-        audit.findings,
-        error_causes(audit.findings),
-        drift=audit.drift_counts(),
-        remediation=audit.remediation.lines() if audit.remediation else None,
+    text = (
+        "## lmready: no checks were selected; no verdict\n"
+        if not audit.findings
+        else summary_markdown(
+            audit.verdict,
+            str(audit.gate),
+            counts(audit.findings),
+            list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair])),
+            audit.readiness,
+            audit.findings,
+            error_causes(audit.findings),
+            drift=audit.drift_counts(),
+            remediation=audit.remediation.lines() if audit.remediation else None,
+        )
     )
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     for path in audit.summary_paths:
