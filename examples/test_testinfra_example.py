@@ -3,8 +3,9 @@ testinfra's winrm:// backend, and lands in the same reports as lmready's checks.
 
     pytest --inventory=inventories/lab.yml examples/
 
-testinfra's winrm backend always authenticates with NTLM: over plain HTTP that means WinRM
-message encryption, over HTTPS the host's certificate must be trusted by the system store.
+lmready gives testinfra's winrm backend (pywinrm) the inventory's WinRM settings: the
+authentication (negotiate is NTLM to pywinrm), HTTPS with certificate validation against
+``ca_bundle``, or plain HTTP and ``verify_tls: false`` when the inventory says so.
 """
 
 import pytest

@@ -35,6 +35,17 @@ def test_plan_apply_and_roll_back(tmp_path, samba_dc):
         assert "remediation (plan)" in plan.stdout and "Remediation</h3>" in plan.html
         unfixable = plan.result("LMR-013", "lab-hv01->lab-hv04")
         assert unfixable["remediation"] == "not fixable" and "cannot be lowered" in unfixable["message"]
+        # The plan, machine-readable: each change, what it is for, and the failures it cannot fix.
+        record = plan.findings["remediation"]
+        assert record["mode"] == "plan" and record["journal"] is None
+        enable = next(
+            c for c in record["changes"] if c["target"] == "lab-hv03" and c["check_id"] == "LMR-041"
+        )
+        assert enable["status"] == "planned" and "Enable-VMMigration" in enable["command"]
+        assert {"check_id": "LMR-041", "target": "lab-hv03"} in enable["for"]
+        assert {"check_id": "LMR-013", "target": "lab-hv01->lab-hv04"} in [
+            {k: n[k] for k in ("check_id", "target")} for n in record["not_fixable"]
+        ]
 
         applied = run_audit(tmp_path / "apply", inventory, "--remediate=apply", env=lab.env())
         fixed = {(r["check_id"], r["target"]) for r in applied.findings["results"] if r["outcome"] == "fixed"}
@@ -47,6 +58,14 @@ def test_plan_apply_and_roll_back(tmp_path, samba_dc):
         )  # irreversible: never run
         journals = sorted((tmp_path / "apply").glob("remediation-*.jsonl"))
         assert len(journals) == 1
+        record = applied.findings["remediation"]
+        assert record["mode"] == "apply" and record["journal"] == str(journals[0])
+        statuses = {c["status"] for c in record["changes"]}
+        assert "applied" in statuses and statuses <= {"applied", "failed", "refused", "skipped", "unknown"}
+        assert all(c["reason"] for c in record["changes"] if c["status"] == "refused")
+        assert {"check_id": "LMR-041", "target": "lab-hv03", "status": "fixed", "reason": ""} in record[
+            "verified"
+        ]
 
         again = run_audit(tmp_path / "again", inventory, "--remediate=apply", env=lab.env())
         assert not [r for r in again.findings["results"] if r["outcome"] == "fixed"]  # nothing left to do

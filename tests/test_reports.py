@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from audit_run import EXAMPLE, run_audit
+from audit_run import EXAMPLE, REPO, run_audit
 
 SECRET = "Pa55-w0rd-that-must-never-leak"
 
@@ -75,7 +75,7 @@ def test_html_columns_matrix_and_details(example):
         assert key in example.html_data["environment"]
 
     tests = example.html_data["tests"]
-    node = "test_networks.py::test_migration_port[hv01->hv02]"
+    node = "test_networks.py::test_migration_port[hv01-hv02]"
     (entry,) = tests[next(k for k in tests if k.endswith(node))]
     row = "".join(entry["resultsTableRow"])
     assert '<td class="col-checkId">LMR-045</td>' in row
@@ -92,7 +92,15 @@ def test_html_columns_matrix_and_details(example):
 
 def test_junit_properties(example):
     cases = {c.get("name"): c for c in example.junit.iter("testcase")}
-    case = cases["test_migration_port[hv01->hv02]"]
+    # The name is what CIs show: ID, title, target; the line is the check's own def.
+    case = cases["LMR-045 Destination accepts TCP 6600 from the source [hv01->hv02]"]
+    assert (case.get("classname"), case.get("file")) == ("checks.test_networks", "checks/test_networks.py")
+    source = (REPO / "checks" / "test_networks.py").read_text().splitlines()
+    assert source[int(case.get("line")) - 1].startswith("def test_migration_port(")
+    # A check with applies= is wrapped (functools.wraps): still its own def line.
+    wrapped = next(c for name, c in cases.items() if name.startswith("LMR-022 "))
+    source = (REPO / "checks" / "test_authentication.py").read_text().splitlines()
+    assert source[int(wrapped.get("line")) - 1].startswith("def test_constrained_delegation(")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert props == {
         "check_id": "LMR-045",
@@ -104,14 +112,17 @@ def test_junit_properties(example):
     }
     assert case.find("failure") is not None
     # Below the gate: visible as a failure that does not block, never a <failure> nor a plain skip.
-    below = cases["test_migration_subnets_private[hv03]"]
+    below = cases["LMR-043 Migration subnets are private or trusted [hv03]"]
     assert below.find("failure") is None
     assert below.find("skipped").get("type") == "lmready.failed-below-the-gate"
     assert below.find("skipped").get("message").startswith("failed below the gate: hv03:")
     # Not applicable: a passed testcase that says so; <skipped> only holds what needs a look.
-    na = cases["test_preflight[hv01]"]
+    na = cases["LMR-055 Host resolves and its WinRM port answers from the runner [hv01]"]
     assert na.find("skipped") is None
     assert {p.get("name"): p.get("value") for p in na.iter("property")}["outcome"] == "not applicable"
+    # Passed results carry no properties: the name says check and target (size at 100 hosts).
+    passed = cases["LMR-012 Hyper-V role installed and running on a supported OS [hv01]"]
+    assert passed.find("properties") is None and len(list(passed)) == 0
 
 
 def test_password_appears_nowhere(example):
@@ -140,5 +151,5 @@ def test_bare_pytest_in_repo_root_audits_the_example():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "checks/test_networks.py::test_migration_port[hv01->hv02]" in proc.stdout
+    assert "checks/test_networks.py::test_migration_port[hv01-hv02]" in proc.stdout
     assert "tests/" not in proc.stdout

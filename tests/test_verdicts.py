@@ -60,7 +60,7 @@ def test_a_partial_run_is_never_ready(tmp_path, ready_estate, selection):
 
 def test_deselecting_one_result_is_incomplete(tmp_path, ready_estate):
     listing = run_audit(tmp_path / "list", ready_estate, "--collect-only", "-q")
-    nodeid = next(line for line in listing.stdout.splitlines() if "test_migration_port[hv01->hv02]" in line)
+    nodeid = next(line for line in listing.stdout.splitlines() if "test_migration_port[hv01-hv02]" in line)
     run = run_audit(tmp_path / "list", ready_estate, "--deselect", nodeid)
     assert run.returncode == INCOMPLETE, run.stdout[-2000:]
     states = {(p["src"], p["dst"]): p["state"] for p in run.findings["pairs"]}

@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("journal", metavar="JOURNAL")
     rollback.add_argument("--inventory", metavar="PATH", required=True, help="the inventory of the audit")
 
+    diff = commands.add_parser(
+        "diff",
+        help="compare two audits' findings.json: new, fixed and still failing results",
+        description="Mark every result of NEW against OLD: new (fails now, did not before), fixed, still "
+        "failing or unchanged; a result fails when it blocks or could not run. Exit code 0; with "
+        "--fail-on-new, 1 when there is a new failure; 4 when a file is missing or not a findings.json.",
+    )
+    diff.add_argument("old", metavar="OLD", help="the earlier findings.json (the baseline)")
+    diff.add_argument("new", metavar="NEW", help="the later findings.json")
+    diff.add_argument("--fail-on-new", action="store_true", help="exit 1 when NEW has a failure OLD did not")
+    diff.add_argument("--all", action="store_true", help="list unchanged results too")
+
     schema = commands.add_parser("schema", help="print or write the facts JSON Schemas")
     schema.add_argument("--write", metavar="DIR", help="write the schema files into DIR")
     return parser
@@ -122,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         return snapshot(args)
     if args.command == "rollback":
         return rollback(args)
+    if args.command == "diff":
+        return diff_command(args)
     if args.command == "lab":
         from lmready.lab import control
 
@@ -134,6 +148,26 @@ def main(argv: list[str] | None = None) -> int:
         return control.down(state) if args.lab_command == "down" else control.status(state)
     parser.print_help()
     return 0
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    from lmready.drift import BaselineError, diff, line, load_baseline, tally
+
+    try:
+        old, new = load_baseline(Path(args.old)), load_baseline(Path(args.new))
+    except BaselineError as exc:
+        print(f"lmready diff: {exc}", file=sys.stderr)
+        return 4
+    marked = diff(old, new)
+    for drift in ("new", "still failing", "fixed", "unchanged"):
+        if drift == "unchanged" and not args.all:
+            continue
+        for d, record in marked:
+            if d == drift:
+                print(line(d, record))
+    counts = tally(d for d, _ in marked)
+    print(f"{args.new} against {args.old}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return 1 if args.fail_on_new and counts["new"] else 0
 
 
 def audit(args: argparse.Namespace, rest: list[str]) -> int:

@@ -39,6 +39,7 @@ class Finding:
     nodeid: str = ""
     duration: float = 0.0
     remediation: str = ""  # with --remediate: fixed, fix planned, fix failed, not fixable
+    drift: str = ""  # with --baseline: new, fixed, still failing, unchanged (lmready.drift)
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -60,6 +61,8 @@ class Finding:
         record["fix_name"] = self.check.fix
         if self.remediation:
             record["remediation"] = self.remediation
+        if self.drift:
+            record["drift"] = self.drift
         if self.waiver is not None:
             record["waiver"] = {
                 "justification": self.waiver.justification,

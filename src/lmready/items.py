@@ -9,6 +9,9 @@ makereport chains), so lmready builds its own items: they keep pytest's node ids
 
 from __future__ import annotations
 
+import functools
+import inspect
+import linecache
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +26,20 @@ from lmready.findings import Finding
 # Reports are kept by the terminal, JUnit and HTML plugins until the end of the run; at 100,000
 # items every byte counts, and no reporter reads keywords.
 NO_KEYWORDS: dict[str, Any] = {}
-NO_EXTRA_KEYWORDS: frozenset[str] = frozenset()
+
+
+@functools.cache
+def def_line(func: Callable[..., Any]) -> int:
+    """The 1-based line of the check's own ``def``: not the ``applies=`` wrapper's (catalogue's
+    functools.wraps), nor its first decorator's."""
+    func = inspect.unwrap(func)
+    code = func.__code__
+    line = code.co_firstlineno
+    for n in range(line, line + 50):
+        text = linecache.getline(code.co_filename, n).lstrip()
+        if text.startswith(("def ", "async def ")):
+            return n
+    return line
 
 
 class Sentence:
@@ -40,23 +56,59 @@ class Sentence:
         return self.message
 
 
-class CheckItem(pytest.Item):
-    """One check on one target (``hv01`` or ``hv01->hv02``)."""
+# The check ID as a -k keyword (`-k LMR-022`): one set per check, shared by its items (a set
+# per item costs 28 MB at 130,000 items).
+_CHECK_KEYWORDS: dict[str, frozenset[str]] = {}
 
-    def __init__(self, *, meta: CheckMeta, target: tuple[str, ...], **kwargs: Any):
-        super().__init__(**kwargs)
-        # Shared and empty: nothing adds keyword matches to these items, and a set per item
-        # costs 28 MB at 130,000 items.
-        self.extra_keyword_matches = NO_EXTRA_KEYWORDS
+# The suite's folder in node ids, whatever the rootdir (the current directory when pytest runs
+# outside the checkout) and wherever the suite is installed: ids and JUnit classnames are the
+# keys of a CI's test history.
+SUITE_NODE_DIR = "checks"
+
+
+def pair_separator(pairs: list[tuple[str, str]]) -> str:
+    """How a pair is written in node ids: ``hv01-hv02`` (``->`` is a -k syntax error). Host names
+    may hold hyphens, so when two pairs would read the same (``a-b``->``c``, ``a``->``b-c``),
+    every pair is written ``src_to_dst`` instead (``_`` is never part of a host name)."""
+    written = {"-".join(p) for p in pairs}
+    return "-" if len(written) == len(set(pairs)) else "_to_"
+
+
+class CheckItem(pytest.Item):
+    """One check on one target (``hv01`` or ``hv01->hv02``).
+
+    Its node id is ``checks/<file>::<check>[<target>]`` with the pair written ``hv01-hv02``, and
+    built with the target as pytest's params, so that --lf and --sw, which parse node ids into
+    name and params, find the item again.
+    """
+
+    def __init__(
+        self,
+        *,
+        meta: CheckMeta,
+        target: tuple[str, ...],
+        name: str,
+        parent: pytest.Collector,
+        separator: str = "-",
+        **kwargs: Any,
+    ):
+        param = separator.join(target)
+        # pytest parses this string into path, names and params, as it parses the ids it cached.
+        nodeid = f"{SUITE_NODE_DIR}/{parent.path.name}::{name}[{param}]"
+        super().__init__(name=f"{name}[{param}]", parent=parent, nodeid=nodeid, **kwargs)
+        keywords = _CHECK_KEYWORDS.get(meta.id)
+        if keywords is None:
+            keywords = _CHECK_KEYWORDS[meta.id] = frozenset({meta.id})
+        self.extra_keyword_matches = keywords
         self.meta = meta
         self.target = target
-        self.target_id = "->".join(target)
+        self.target_id = "->".join(target)  # the data: reports keep hv01->hv02
         for mark in getattr(meta.func, "pytestmark", []):
             self.own_markers.append(mark)
             self.keywords[mark.name] = mark
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.meta.func.__code__.co_firstlineno - 1, self.name
+        return self.path, def_line(self.meta.func) - 1, self.name
 
     def view(self, estate: Estate) -> HostView | PairView:
         """Setup: the target's facts. Raises FactsUnavailable, or skips when the check does not apply."""

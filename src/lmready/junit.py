@@ -19,6 +19,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from lmready.findings import Finding, count_label, counts
+from lmready.items import def_line
 from lmready.text import xml_text
 
 
@@ -30,24 +31,37 @@ def _attr(text: str) -> str:
 
 def _testcase(f: Finding) -> str:
     label = count_label(f)
-    path, _, name = f.nodeid.partition("::")
+    path = f.nodeid.partition("::")[0]
     classname = path.removesuffix(".py").replace("/", ".").lstrip(".")
+    # What Azure DevOps and GitHub show is the name: ID, title and target, not a function name.
+    name = f"{f.check.id} {f.check.title} [{f.target}]"
     head = (
         f"<testcase classname={_attr(classname)} name={_attr(name)} file={_attr(path)} "
-        f'line="{f.check.func.__code__.co_firstlineno - 1}" time="{f.duration:.3f}"><properties>'
-        f'<property name="check_id" value={_attr(f.check.id)}/><property name="ref" value={_attr(f.check.ref)}/>'
+        f'line="{def_line(f.check.func)}" time="{f.duration:.3f}">'
+    )
+    drift = f'<property name="drift" value="{f.drift}"/>' if f.drift and f.drift != "unchanged" else ""
+    if f.outcome in ("passed", "fixed") or label == "not applicable":
+        # Most of a big estate's results: the name already says check and target, so only what
+        # the name cannot (the outcome unless plainly passed, drift) is written. At 100 hosts
+        # the six properties on every passed result were most of the file (README, JUnit).
+        outcome = f'<property name="outcome" value={_attr(label)}/>' if label != "passed" else ""
+        return (
+            f"{head}<properties>{outcome}{drift}</properties></testcase>\n"
+            if outcome or drift
+            else f"{head}</testcase>\n"
+        )
+    head += (
+        f'<properties><property name="check_id" value={_attr(f.check.id)}/><property name="ref" value={_attr(f.check.ref)}/>'
         f'<property name="target" value={_attr(f.target)}/>'
         f'<property name="severity" value="{f.severity}"/><property name="outcome" value={_attr(label)}/>'
-        f'<property name="blocking" value="{str(f.blocking).lower()}"/></properties>'
+        f'<property name="blocking" value="{str(f.blocking).lower()}"/>{drift}</properties>'
     )
     if f.outcome == "error":
         body = f"<error message={_attr(f.message)}/>"
     elif f.blocking:
         body = f"<failure message={_attr(f.message)}/>"
-    elif f.outcome in ("failed", "warning"):
+    else:  # failed without blocking, or a warning
         body = f'<skipped type="lmready.{label.replace(" ", "-")}" message={_attr(f"{label}: {f.message}")}/>'
-    else:
-        body = ""
     return f"{head}{body}</testcase>\n"
 
 

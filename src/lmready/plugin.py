@@ -22,15 +22,17 @@ from lmready import __version__
 from lmready.catalogue import AREAS, CheckFailure, CheckMeta, Severity, load_catalogue, meta_of, suite_dir
 from lmready.collect import SavedFacts
 from lmready.credentials import check_all as check_credentials
+from lmready.drift import BaselineError, Key, classify, load_baseline, tally
 from lmready.estate import Estate, FactsUnavailable
 from lmready.facts import HostFacts
 from lmready.findings import Finding, counts, judge_failure, write_findings_json
 from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, metadata_html, row_cells, summary_html
 from lmready.inventory import Inventory, InventoryError, load_inventory
-from lmready.items import CheckItem, run_protocol
+from lmready.items import CheckItem, pair_separator, run_protocol
 from lmready.junit import write_junit
 from lmready.live import LiveCollector, Progress
 from lmready.remediation.run import Remediation, failing_findings, remediate
+from lmready.summary_md import summary_markdown
 from lmready.verdict import (
     ExitCode,
     PairReadiness,
@@ -65,6 +67,10 @@ class Audit:
     compact_html: bool = False  # set after collection: too many results for one HTML table
     remediate: str | None = None  # "plan" or "apply"
     remediation: Remediation | None = None
+    summary_paths: list[Path] = field(default_factory=list)  # --summary-md, $GITHUB_STEP_SUMMARY
+    baseline: dict[Key, dict] | None = None  # --baseline: the earlier audit's results
+    baseline_path: Path | None = None
+    pair_separator: str = "-"  # how node ids write a pair (lmready.items.pair_separator)
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
     _verdict: RunVerdict | None = None
@@ -145,6 +151,9 @@ class Audit:
         ]
         return weak
 
+    def drift_counts(self) -> dict[str, int] | None:
+        return tally(f.drift for f in self.findings) if self.baseline is not None else None
+
     @property
     def readiness(self) -> list[PairReadiness]:
         if self._readiness is None:
@@ -185,6 +194,10 @@ class Audit:
             finding = Finding(meta, target, "error", meta.severity, message, cause=cause)
         if self.remediation is not None:
             self.remediation.annotate(finding)
+        if self.baseline is not None:
+            finding.drift = classify(
+                self.baseline.get((meta.id, target)), finding.blocking or finding.outcome == "error"
+            )
         self.findings.append(finding)
         return finding
 
@@ -212,7 +225,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help=f"machine-readable findings (default {DEFAULT_REPORTS['findings_json']})",
     )
+    group.addoption(
+        "--baseline",
+        metavar="FINDINGS_JSON",
+        help="an earlier audit's findings.json: mark each result new, fixed, still failing or unchanged",
+    )
+    group.addoption(
+        "--summary-md",
+        metavar="PATH",
+        help="a short Markdown summary for tickets and CI (also appended to $GITHUB_STEP_SUMMARY when set)",
+    )
     parser.addini("lmready_inventory", "inventory audited when --inventory is not given")
+    parser.addini(
+        "gate_severity",
+        f"lowest severity that fails the run (default {DEFAULT_GATE}); --gate-severity overrides it",
+    )
 
 
 def _is_audit(config: pytest.Config) -> bool:
@@ -250,10 +277,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lmready(id, ref, title, severity): metadata of a check of your own")
     if not _is_audit(config):
         return
+    # --gate-severity wins over the ini key gate_severity ([tool.pytest.ini_options], pytest.ini).
+    gate_source, gate_text = "--gate-severity", config.option.gate_severity
+    if not gate_text:
+        gate_source, gate_text = "the ini key gate_severity", config.getini("gate_severity") or DEFAULT_GATE
     try:
-        gate = Severity.parse(config.option.gate_severity or DEFAULT_GATE)
+        gate = Severity.parse(gate_text)
     except ValueError as exc:
-        raise pytest.UsageError(f"--gate-severity: {exc}.") from None
+        where = f" in {config.inipath}" if gate_source.startswith("the ini") and config.inipath else ""
+        raise pytest.UsageError(f"{gate_source}{where}: {exc}.") from None
     path = _inventory_path(config)
     try:
         inventory = load_inventory(path)
@@ -270,6 +302,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 for w in unknown
             )
         )
+    baseline_path = Path(config.option.baseline) if config.option.baseline else None
+    try:
+        baseline = load_baseline(baseline_path) if baseline_path else None
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
     facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
     if facts_dir is not None and not facts_dir.is_dir():
         raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
@@ -288,7 +325,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # `--inventory PATH`'s value for a path before lmready was loaded): audit the suite,
         # not whatever lies in the current directory.
         config.args = [str(suite_dir())]
-    report_problems = []
+    report_problems: list[str] = []
+    summary_paths: list[Path] = []
     if not config.option.collectonly:  # listing the checks is not an audit: no reports
         for option, default in DEFAULT_REPORTS.items():
             if getattr(config.option, option, None) is None:
@@ -298,6 +336,12 @@ def pytest_configure(config: pytest.Config) -> None:
                 # Said once at the end (exit 3); the other reports are still written.
                 report_problems.append(problem)
                 setattr(config.option, option, None)
+        for path in _summary_paths(config):
+            problem = _unwritable(str(path))
+            if problem:
+                report_problems.append(problem)
+            else:
+                summary_paths.append(path)
     config.option.self_contained_html = True
     if config.option.tbstyle == "auto":
         # Failures are sentences, listed once in lmready's summary; tracebacks also cost O(n^2).
@@ -316,6 +360,10 @@ def pytest_configure(config: pytest.Config) -> None:
         catalogue=catalogue,
         report_problems=report_problems,
         remediate=config.option.remediate,
+        pair_separator=pair_separator(inventory.pairs),
+        summary_paths=summary_paths,
+        baseline=baseline,
+        baseline_path=baseline_path,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -324,6 +372,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # pytest's default -r: lmready replaces its per-test lines with its own summary.
 DEFAULT_REPORTCHARS = "fE"
+
+
+def _summary_paths(config: pytest.Config) -> list[Path]:
+    paths = [Path(config.option.summary_md)] if config.option.summary_md else []
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:  # GitHub Actions shows what a step appends to this file on the run's page
+        paths.append(Path(step_summary))
+    return paths
 
 
 def _unwritable(path: str | None) -> str | None:
@@ -408,7 +464,8 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     inv = audit.inventory
     targets = [(h,) for h in inv.hosts] if meta.scope == "host" else list(inv.pairs)
     return [
-        CheckItem.from_parent(collector, name=f"{name}[{'->'.join(t)}]", meta=meta, target=t) for t in targets
+        CheckItem.from_parent(collector, name=name, meta=meta, target=t, separator=audit.pair_separator)
+        for t in targets
     ]
 
 
@@ -573,6 +630,7 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
                     ("operator", audit.operator),
                     ("gate_severity", str(audit.gate)),
                     ("verdict", str(audit.verdict.verdict)),
+                    *((("baseline", str(audit.baseline_path)),) if audit.baseline_path else ()),
                     *(("collection_problem", line) for line in audit.host_problems()),
                 ],
             )
@@ -580,6 +638,8 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
             audit.report_problems.append(
                 f"cannot write the report {audit.junit_path}: {exc.strerror or exc}."
             )
+    if audit.summary_paths:
+        _write_summaries(audit)
     if audit.findings_path is None:
         return
     verdict = audit.verdict
@@ -614,10 +674,42 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
         ],
         "collection_problems": audit.host_problems(),
     }
+    if audit.remediation is not None:
+        header["remediation"] = audit.remediation.as_record()
+    if audit.baseline_path is not None:
+        header["baseline"] = str(audit.baseline_path)
+        header["drift"] = audit.drift_counts()
     try:
         write_findings_json(audit.findings_path, header, audit.findings)
     except OSError as exc:
         audit.report_problems.append(f"cannot write the report {audit.findings_path}: {exc.strerror or exc}.")
+
+
+def _write_summaries(audit: Audit) -> None:
+    """--summary-md is written, $GITHUB_STEP_SUMMARY appended to (other steps write there too)."""
+    text = (
+        "## lmready: no checks were selected; no verdict\n"
+        if not audit.findings
+        else summary_markdown(
+            audit.verdict,
+            str(audit.gate),
+            counts(audit.findings),
+            list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair])),
+            audit.readiness,
+            audit.findings,
+            error_causes(audit.findings),
+            drift=audit.drift_counts(),
+            remediation=audit.remediation.lines() if audit.remediation else None,
+        )
+    )
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    for path in audit.summary_paths:
+        append = step_summary is not None and path == Path(step_summary)
+        try:
+            with path.open("a" if append else "w", encoding="utf-8") as out:
+                out.write(("\n" if append and path.stat().st_size else "") + text)
+        except OSError as exc:
+            audit.report_problems.append(f"cannot write the report {path}: {exc.strerror or exc}.")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -647,6 +739,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
     def result(f: Finding) -> str:
         text = f"{f.check.id} ({f.check.ref}) {f.check.title}: {f.message}"
+        if f.drift in ("new", "still failing"):
+            text = f"[{f.drift}] {text}"
         return text if not f.fix or f.fix in f.message else f"{text}; fix: {f.fix}"
 
     failed = [f for f in audit.findings if f.outcome == "failed"]
@@ -662,6 +756,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         [f"{c.sentence} ({len(c.findings)} results)" for c in error_causes(audit.findings)],
     )
     listing("collection problems", audit.host_problems())
+    if audit.baseline is not None:
+        listing(
+            f"fixed since the baseline {audit.baseline_path}",
+            [
+                f"{f.check.id} ({f.check.ref}) {f.check.title} [{f.target}]"
+                for f in audit.findings
+                if f.drift == "fixed"
+            ],
+        )
 
     verdict = audit.verdict
     tr.write_sep(
@@ -673,6 +776,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         bold=True,
     )
     tr.write_line(", ".join(f"{n} {label}" for label, n in counts(audit.findings).items() if n))
+    drift = audit.drift_counts()
+    if drift is not None:
+        tr.write_line("against the baseline: " + ", ".join(f"{n} {k}" for k, n in drift.items()))
     for reason in verdict.reasons:
         tr.write_line(reason)
     listing(
@@ -733,12 +839,33 @@ def testinfra_for(inventory: Inventory, name: str):
     secret = resolve(c.credential, inventory.credentials.get(c.credential or ""))
     user = quote(secret.username, safe="") if secret else ""
     password = quote(secret.password, safe="") if secret else ""
-    # testinfra's winrm backend always authenticates with NTLM (message encryption over HTTP).
-    return testinfra.get_host(
+    testinfra_host = testinfra.get_host(
         f"winrm://{user}:{password}@{host.address}:{c.port}",
         no_ssl=c.scheme == "http",
         no_verify_ssl=not c.verify_tls,
     )
+    # testinfra's winrm backend hands conn_args to pywinrm's Protocol but sets only the endpoint,
+    # NTLM and "ignore" itself: the inventory's authentication and private CA go in here.
+    conn = testinfra_host.backend.conn_args
+    conn["transport"] = PYWINRM_TRANSPORTS.get(c.auth, "ntlm")
+    if c.auth == "certificate":
+        conn["cert_pem"], conn["cert_key_pem"] = str(c.client_certificate), str(c.client_key)
+    if c.scheme == "https":
+        conn["server_cert_validation"] = "validate" if c.verify_tls else "ignore"
+        if c.verify_tls and c.ca_bundle:
+            conn["ca_trust_path"] = str(c.ca_bundle)
+    return testinfra_host
+
+
+# The inventory's WinRM auth as pywinrm names it; negotiate is NTLM to pywinrm.
+PYWINRM_TRANSPORTS = {
+    "negotiate": "ntlm",
+    "ntlm": "ntlm",
+    "basic": "basic",
+    "kerberos": "kerberos",
+    "credssp": "credssp",
+    "certificate": "certificate",
+}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from lmready.catalogue import CheckMeta, Severity
 from lmready.estate import Estate, FactsUnavailable
@@ -49,6 +50,53 @@ class Remediation:
         elif finding.outcome in ("failed", "warning"):
             finding.remediation = what
             finding.message = f"{finding.message} [{what}: {detail}]"
+
+    def as_record(self) -> dict[str, Any]:
+        """The plan and what became of it, for findings.json: each change with the results it
+        fixes and, after apply, its outcome; the failures with no automatic fix and why; and
+        the verification of each result a change was meant to fix."""
+        serves: dict[int, list[dict[str, str]]] = {}
+        for finding, changes in self.plan.covered:
+            for change in changes:
+                serves.setdefault(id(change), []).append(
+                    {"check_id": finding.check.id, "target": finding.target}
+                )
+        outcomes = self.outcomes or [None] * len(self.plan.changes)
+        return {
+            "mode": self.mode,
+            "changes": [
+                {
+                    "check_id": change.check_id,
+                    "fix": change.fix,
+                    "target": change.target,
+                    "kind": change.kind,
+                    "setting": change.setting,
+                    "before": change.before,
+                    "after": change.after,
+                    "command": change.command,
+                    "account_dn": change.account_dn,
+                    "for": serves.get(id(change), []),
+                    # plan: "planned"; apply: applied, failed, refused, skipped or unknown
+                    "status": outcome.status if outcome else "planned",
+                    "reason": outcome.reason if outcome else "",
+                }
+                for change, outcome in zip(self.plan.changes, outcomes, strict=True)
+            ],
+            "not_fixable": [
+                {"check_id": f.check.id, "target": f.target, "reason": why} for f, why in self.plan.refused
+            ],
+            "verified": [
+                {
+                    "check_id": v.finding.check.id,
+                    "target": v.finding.target,
+                    "status": v.status,
+                    "reason": v.reason,
+                }
+                for v in self.verifications
+            ],
+            "journal": str(self.journal) if self.journal else None,
+            "advice": self.advice,
+        }
 
     def lines(self) -> list[str]:
         """The plan and what became of it, for the terminal and the report."""
