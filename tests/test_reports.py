@@ -65,10 +65,29 @@ def test_html_columns_matrix_and_details(example):
     # matrix cells: one not-ready link to its failures, one ready cell, no cell for unpaired hosts
     assert '<a href="#lm-pair-hv01--hv02">not ready</a>' in page
     assert 'id="lm-pair-hv01--hv02"' in page
-    assert "LMR-045 (N5) Destination accepts TCP 6600 from the source: hv01-&gt;hv02" in page
+    # the pair's card: each blocker with observed, expected and fix as fields of their own
+    card = page.split('id="lm-pair-hv01--hv02"')[1].split('<div class="lm-pair"')[0]
+    assert "<td>LMR-045 (N5) Destination accepts TCP 6600 from the source</td><td>hv01-&gt;hv02</td>" in card
+    assert "<td>TCP 6600 closed from hv01 to 10.10.0.12; firewall rule VIRT-MIGL-In-TCP-NoScope" in card
+    assert "<td>on hv02: Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope" in card
     row = page.split("<tr><th>hv02</th>")[1].split("</tr>")[0]
-    assert row.startswith('<td class="lm-ready">ready</td>')  # hv02 -> hv01
+    assert row.startswith(
+        '<td class="lm-ready" title="hv02-&gt;hv01: ready"><a href="#lm-pair-hv02--hv01">ready</a>'
+    )
+    # hv03 -> hv02 is ready because of a waiver: the matrix says so, and the card names the waiver
+    row = page.split("<tr><th>hv03</th>")[1].split("</tr>")[0]
+    assert '<a href="#lm-pair-hv03--hv02">ready with warnings or waivers</a>' in row
+    card = page.split('id="lm-pair-hv03--hv02"')[1].split('<div class="lm-pair"')[0]
+    assert "<td>waived</td><td>LMR-045 (N5)" in card and "CHG-20931" in card
+    assert '<td class="lm-none" title="not asked">&ndash;</td>' in page
     assert "<th>hv05</th>" in page
+    # the per-VM view: sql01 (version 10.0) cannot go to hv03, which supports up to 9.0
+    vms = page.split('id="lm-vms"')[1]
+    assert "<b>hv03</b>: LMR-013 (R3): configuration version 10.0 (hv03 supports 5.0-9.0)" in vms
+    # pytest-html's own labels say what they hold in an audit, or are hidden
+    assert "4 Unexpected passes" not in page and ">Duration</th>" not in page and "<th>Links</th>" not in page
+    assert "blocking failures" in page and "not applicable," in page
+    assert "p.run-count" in page and "#environment-header, #environment { order: 9; }" in page
     for key in ("lmready", "Inventory", "Operator", "Gate severity"):
         assert key in example.html_data["environment"]
 
@@ -79,13 +98,14 @@ def test_html_columns_matrix_and_details(example):
     assert '<td class="col-checkId">LMR-045</td>' in row
     assert '<td class="col-target">hv01-&gt;hv02</td>' in row
     assert '<td class="col-verdict">failed</td>' in row
+    assert "col-duration" not in row and "col-links" not in row
     # N5: the probe decided, explained with the rule of the effective policy.
     assert (
         "observed: TCP 6600 closed from hv01 to 10.10.0.12; firewall rule VIRT-MIGL-In-TCP-NoScope on hv02 disabled"
         in entry["log"]
     )
     assert "fix: on hv02: Enable-NetFirewallRule" in entry["log"]
-    assert "Not blocking (warnings, waived, below the gate)" in page
+    assert "not blocking (warnings, waived, below the gate)" in page
 
 
 def test_junit_properties(example):
@@ -140,3 +160,77 @@ def test_bare_pytest_in_repo_root_audits_the_example():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "checks/test_networks.py::test_migration_port[hv01->hv02]" in proc.stdout
     assert "tests/" not in proc.stdout
+
+
+# --- the per-VM view, from facts and the pair's results -------------------------------------
+
+GIB = 1024**3
+
+
+def _vm(name: str, version: str, switches: list[str], memory_gib: int = 4) -> dict:
+    return {
+        "name": name,
+        "state": "Running",
+        "version": version,
+        "memory_bytes": memory_gib * GIB,
+        "switches": switches,
+        "processor_compatibility": False,
+    }
+
+
+def test_vm_moves_names_each_vms_own_reason():
+    from factory import host_dict
+
+    from lmready.catalogue import Severity, load_catalogue
+    from lmready.facts import HostFacts
+    from lmready.findings import Finding
+    from lmready.html_report import vm_moves, vms_html
+    from lmready.verdict import PairReadiness, PairState
+
+    meta = {m.ref: m for m in load_catalogue()}
+    facts = {
+        "hv01": host_dict(
+            "hv01", 1, vms=[_vm("new-vm", "10.0", ["Prod"]), _vm("<b>backup</b>", "9.0", ["Backup"], 128)]
+        ),
+        "hv02": host_dict("hv02", 2, supported_versions=["8.0", "9.0"], free_memory_bytes=16 * GIB),
+        "hv03": host_dict("hv03", 3, cpu={"vendor": "AuthenticAMD", "model": "EPYC"}),
+        "hv04": host_dict("hv04", 4),
+        "hv05": host_dict("hv05", 5),
+        "hv06": host_dict("hv06", 6, switches=[{"name": "Prod", "switch_type": "External"}]),
+    }
+    facts = {name: HostFacts.model_validate(d) for name, d in facts.items()}
+    facts["hv04"].switches.append(facts["hv04"].switches[0].model_copy(update={"name": "Backup"}))
+    facts["hv05"].switches.append(facts["hv05"].switches[0].model_copy(update={"name": "Backup"}))
+
+    def result(ref: str, pair: str, outcome: str = "failed", blocking: bool = True) -> Finding:
+        return Finding(meta[ref], pair, outcome, Severity.HIGH, blocking=blocking)
+
+    r3, x1, x4 = (
+        result("R3", "hv01->hv02"),
+        result("X1", "hv01->hv02"),
+        result("X4", "hv01->hv02", "warning", False),
+    )
+    x2 = result("X2", "hv01->hv03")
+    firewall = result("N5", "hv01->hv05")
+    below_gate = result("X1", "hv01->hv06", blocking=False)
+    readiness = [
+        PairReadiness("hv01", "hv02", PairState.NOT_READY, blocking=[r3, x1]),
+        PairReadiness("hv01", "hv03", PairState.NOT_READY, blocking=[x2]),
+        PairReadiness("hv01", "hv04", PairState.READY),
+        PairReadiness("hv01", "hv05", PairState.NOT_READY, blocking=[firewall]),
+        PairReadiness("hv01", "hv06", PairState.READY),
+    ]
+    moves = {m.vm: m for m in vm_moves(facts, readiness, [r3, x1, x4, x2, firewall, below_gate])}
+    new, backup = moves["new-vm"], moves["<b>backup</b>"]
+    # R3 blocks only the VM whose version hv02 lacks, X1 only the VM on the missing switch.
+    assert new.not_to["hv02"] == ["LMR-013 (R3): configuration version 10.0 (hv02 supports 8.0-9.0)"]
+    assert backup.not_to["hv02"] == ["LMR-051 (X1): switch 'Backup' missing on hv02"]
+    # X2 across vendors stops every VM; a pair blocked by something else says so.
+    assert new.not_to["hv03"][0].startswith("LMR-052 (X2): processors of different vendors")
+    assert backup.not_to["hv05"] == ["the pair is not ready (LMR-045)"]
+    # Ready pairs: the VM can move; an X1 failure below the gate is named as the note it is.
+    assert new.to == ["hv04", "hv06"] and backup.to == ["hv04", "hv06"]
+    assert backup.notes == {"hv06": ["LMR-051 (X1): switch 'Backup' missing on hv06 [failed below the gate]"]}
+    assert new.notes == {}
+    page = vms_html(list(moves.values()))
+    assert "&lt;b&gt;backup&lt;/b&gt;" in page and "<b>backup" not in page
