@@ -234,3 +234,43 @@ def test_vm_moves_names_each_vms_own_reason():
     assert new.notes == {}
     page = vms_html(list(moves.values()))
     assert "&lt;b&gt;backup&lt;/b&gt;" in page and "<b>backup" not in page
+
+
+def test_a_wide_estate_has_cards_instead_of_the_table(tmp_path):
+    """Above 2,000 results pytest-html's table is left out (a browser needs seconds for its
+    rows): every problem is still on a card, a host's own results once on its host card."""
+    from audit_run import CREDSSP, CREDSSP_HOST, write_estate
+    from factory import host_dict, merge
+
+    names = [f"hv{i:02}" for i in range(1, 14)]
+    hosts = {n: host_dict(n, i + 1, **CREDSSP_HOST) for i, n in enumerate(names)}
+    hosts["hv13"] = host_dict("hv13", 13, **merge(CREDSSP_HOST, {"firewall_rule": {"enabled": False}}))
+    hosts["hv12"] = host_dict("hv12", 12, **merge(CREDSSP_HOST, {"migration": {"maximum_migrations": 4}}))
+    inv = write_estate(
+        tmp_path,
+        hosts,
+        {
+            "hosts": [{"name": n} for n in names],
+            "groups": {"all": names},
+            "pairs": [{"mesh": "all"}],
+            **CREDSSP,
+        },
+    )
+    run = run_audit(tmp_path / "out", inv)
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert len(run.findings["results"]) > 2000
+    page = run.html
+    assert run.html_data["tests"] == {}
+    assert "#results-table, .controls { display: none; }" in page
+    # the wide matrix: symbols; CredSSP (A3) warns on every host, so every pair that is not
+    # blocked is ready with warnings, and links to its card
+    assert '<a href="#lm-pair-hv01--hv02">&#10003;!</a>' in page and 'class="lm-ready"' not in page
+    assert '<a href="#lm-pair-hv01--hv13">&#10007;</a>' in page
+    card = page.split('id="lm-pair-hv01--hv13"')[1].split('<div class="lm-pair"')[0]
+    assert "<td>LMR-045 (N5) Destination accepts TCP 6600 from the source</td><td>hv01-&gt;hv13</td>" in card
+    # hv12's own warning (N6) is on its host card once, and its pairs link to it
+    assert page.count('id="lm-host-hv12"') == 1
+    host = page.split('id="lm-host-hv12"')[1].split('<div class="lm-pair"')[0]
+    assert "LMR-046 (N6)" in host
+    assert page.count('<a href="#lm-host-hv12">hv12</a>') == 24  # 12 pairs each way
+    assert "<h3>Passed and not applicable</h3>" in page

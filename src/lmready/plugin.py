@@ -495,9 +495,6 @@ class HtmlHooks:
         }
         for key, label in labels.items():
             outcomes[key]["label"] = label
-        if self.audit.compact_html:
-            outcomes["passed"]["label"] = "passed (listed above the table)"
-            outcomes["skipped"]["label"] = "not applicable (listed above the table)"
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         # pytest-html's Duration (always 0 ms: checks judge facts already collected) and Links
@@ -510,8 +507,8 @@ class HtmlHooks:
             cells.clear()  # pytest-html drops these rows anyway; clearing skips its work on them
             return
         finding = getattr(report, "lmready", None)
-        if finding is not None and self.audit.compact_html and finding.outcome in ("passed", "skipped"):
-            cells.clear()  # listed compactly in the summary instead
+        if self.audit.compact_html:
+            cells.clear()  # every result is on the summary's cards and lists instead
             return
         cells[:] = [
             c for c in cells if not c.startswith(('<td class="col-duration">', '<td class="col-links">'))
