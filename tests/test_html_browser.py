@@ -198,6 +198,11 @@ def test_hostile_estate_report_in_a_browser(tmp_path, browser):
     assert "Unexpected" not in filters and "Reruns" not in filters, filters
     assert "blocking failures" in filters and "not applicable" in filters, filters
     assert not browser.js("document.querySelector('p.run-count').offsetParent")  # "N tests took 0 ms"
+    # The table says lmready's words: no "XFailed"/"Skipped" results, no durations, no Links.
+    table = browser.js("document.querySelector('#results-table').innerText")
+    assert "not applicable" in table and "LMR-051" in table, table[:2000]
+    for word in ("XFailed", "Skipped", "Passed", "Duration", "Links", " ms"):
+        assert word not in table, word
 
     # Clicking the not-ready cell brings its card into view, with the blocker's fields.
     cell = 'a[href="#lm-pair-hv01--hv02"]'
