@@ -246,6 +246,7 @@ def test_a_wide_estate_has_cards_instead_of_the_table(tmp_path):
     hosts = {n: host_dict(n, i + 1, **CREDSSP_HOST) for i, n in enumerate(names)}
     hosts["hv13"] = host_dict("hv13", 13, **merge(CREDSSP_HOST, {"firewall_rule": {"enabled": False}}))
     hosts["hv12"] = host_dict("hv12", 12, **merge(CREDSSP_HOST, {"migration": {"maximum_migrations": 4}}))
+    hosts["hv11"]["unread"] = {"migration": "Get-VMHost: access denied"}
     inv = write_estate(
         tmp_path,
         hosts,
@@ -274,6 +275,13 @@ def test_a_wide_estate_has_cards_instead_of_the_table(tmp_path):
     assert "LMR-046 (N6)" in host
     assert page.count('<a href="#lm-host-hv12">hv12</a>') == 24  # 12 pairs each way
     assert "<h3>Passed and not applicable</h3>" in page
+    # a fact hv11 could not give: once under "Could not run" and once on its host card, not
+    # on each of its 24 pairs
+    cards = page.split("<h3>Hosts</h3>")
+    assert cards[0].count("hv11: Get-VMHost: access denied") == 1
+    host = cards[1].split('id="lm-host-hv11"')[1].split('<div class="lm-pair"')[0]
+    assert host.count("hv11: Get-VMHost: access denied") == 1, host
+    assert page.count('<a href="#lm-host-hv11">hv11</a>') == 24
 
 
 def test_remediation_plan_is_a_table_with_outcomes():

@@ -317,18 +317,20 @@ def pair_details_html(
     if not shown:
         return ""
     out = ["<h3>Pairs</h3>"]
-    hosts: dict[str, tuple[list[Finding], list[Finding]]] = {}
+    hosts: dict[str, tuple[list[Finding], list[Finding], list[Finding]]] = {}
     for r in shown:
-        blocking, noted = r.blocking, notes.get(r.target, [])
+        blocking, noted, errors = r.blocking, notes.get(r.target, []), r.errors
         if wide:
-            for f in blocking + noted:
-                if "->" not in f.target:
-                    entry = hosts.setdefault(f.target, ([], []))
-                    bucket = entry[0] if f.blocking else entry[1]
+            for f in blocking + noted + errors:
+                host = owner(f, r)
+                if host:
+                    entry = hosts.setdefault(host, ([], [], []))
+                    bucket = entry[2] if f.outcome == "error" else entry[0] if f.blocking else entry[1]
                     if f not in bucket:
                         bucket.append(f)
-            blocking = [f for f in blocking if "->" in f.target]
-            noted = [f for f in noted if "->" in f.target]
+            blocking = [f for f in blocking if not owner(f, r)]
+            noted = [f for f in noted if not owner(f, r)]
+            errors = [f for f in errors if not owner(f, r)]
         out.append(
             f'<div class="lm-pair" id="{escape(anchor(r.src, r.dst))}">'
             f"<b>{escape(r.src)} &rarr; {escape(r.dst)}: {escape(cell_state(r, notes))}</b>"
@@ -339,17 +341,11 @@ def pair_details_html(
             refs = [
                 f'<a href="#{escape(host_anchor(h))}">{escape(h)}</a>'
                 for h in (r.src, r.dst)
-                if any(f.target == h for f in r.blocking + notes.get(r.target, []))
+                if any(owner(f, r) == h for f in r.blocking + r.errors + notes.get(r.target, []))
             ]
             if refs:
                 out.append(f"<p>And the hosts' own results: {', '.join(refs)}.</p>")
-        by_cause: dict[str, list[str]] = {}
-        for f in r.errors:
-            by_cause.setdefault(f.cause or f.message, []).append(f.check.id)
-        items = [
-            f"<li>could not run {escape(', '.join(sorted(set(ids))))}: {escape(cause)}</li>"
-            for cause, ids in by_cause.items()
-        ]
+        items = could_not_run(errors)
         if r.not_selected:
             items.append(
                 f"<li>{len(r.not_selected)} results this pair needs were not selected in this run</li>"
@@ -363,14 +359,39 @@ def pair_details_html(
         out.append("</div>")
     if hosts:
         out.append("<h3>Hosts</h3>")
-        for host, (blocking, noted) in hosts.items():
+        for host, (blocking, noted, errors) in hosts.items():
             out.append(f'<div class="lm-pair" id="{escape(host_anchor(host))}"><b>{escape(host)}</b>')
+            if errors:
+                out.append("<ul>" + "".join(could_not_run(errors)) + "</ul>")
             if blocking:
                 out.append(f"<p>Blocks its pairs: {len(blocking)}</p>" + blockers_table(blocking))
             if noted:
                 out.append("<p>Not blocking:</p>" + blockers_table(noted, label=True))
             out.append("</div>")
     return "".join(out)
+
+
+def owner(f: Finding, r: PairReadiness) -> str:
+    """The host a result of this pair is about, if it is one host's: its own results, and the
+    errors whose cause is a fact that host could not give (the cause names it first)."""
+    if "->" not in f.target:
+        return f.target
+    if f.outcome == "error":
+        for host in (r.src, r.dst):
+            if f.cause.startswith(f"{host}: "):
+                return host
+    return ""
+
+
+def could_not_run(errors: list[Finding]) -> list[str]:
+    """One line per cause, with the checks it stopped."""
+    by_cause: dict[str, list[str]] = {}
+    for f in errors:
+        by_cause.setdefault(f.cause or f.message, []).append(f.check.id)
+    return [
+        f"<li>could not run {escape(', '.join(sorted(set(ids))))}: {escape(cause)}</li>"
+        for cause, ids in by_cause.items()
+    ]
 
 
 def host_anchor(host: str) -> str:
