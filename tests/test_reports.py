@@ -320,7 +320,7 @@ def test_remediation_plan_is_a_table_with_outcomes():
             "apply", plan, outcomes=[Outcome(firewall, APPLIED), Outcome(network, FAILED, "access denied")]
         )
     )
-    assert "<h3>Remediation (apply): 2 changes</h3>" in page and "<pre>" not in page
+    assert "<h3>Remediation</h3><p>--remediate=apply: 2 changes.</p>" in page and "<pre>" not in page
     assert (
         "<tr><td>LMR-045</td><td>&lt;hv02&gt;</td><td>firewall rule enabled</td><td>False</td><td>True</td>"
         "<td><code>Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope</code></td><td>applied</td></tr>"

@@ -510,7 +510,10 @@ def vms_html(moves: list[VmMoves]) -> str:
 
 def remediation_html(remediation: Remediation) -> str:
     """The plan (and, once applied, what became of each change) as a table."""
-    out = [f"<h3>Remediation ({escape(remediation.mode)}): {len(remediation.plan.changes)} changes</h3>"]
+    out = [
+        f"<h3>Remediation</h3><p>--remediate={escape(remediation.mode)}: "
+        f"{len(remediation.plan.changes)} changes.</p>"
+    ]
     if remediation.plan.changes:
         outcomes = remediation.outcomes or [None] * len(remediation.plan.changes)
         out.append(
