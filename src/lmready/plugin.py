@@ -542,13 +542,22 @@ class HtmlHooks:
         outcomes = getattr(report, "outcomes", None)
         if not isinstance(outcomes, dict) or "xfailed" not in outcomes:
             return
-        # Results that do not block travel as pytest's xfail; name the filter for what it holds.
-        outcomes["xfailed"]["label"] = "Not blocking (warnings, waived, below the gate)"
-        if self.audit.compact_html:
-            outcomes["passed"]["label"] = "Passed (listed above the table)"
-            outcomes["skipped"]["label"] = "Skipped (listed above the table)"
+        # The filters keep pytest's outcomes (the report's script filters on them); their labels
+        # say what each holds in an audit. Results that do not block travel as pytest's xfail.
+        labels = {
+            "failed": "blocking failures",
+            "xfailed": "not blocking (warnings, waived, below the gate)",
+            "error": "could not run",
+            "passed": "passed",
+            "skipped": "not applicable",
+        }
+        for key, label in labels.items():
+            outcomes[key]["label"] = label
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        # pytest-html's Duration (always 0 ms: checks judge facts already collected) and Links
+        # (lmready adds none) go; its Result column stays for the script, hidden by the style.
+        cells[:] = [c for c in cells if "duration" not in c and "<th>Links</th>" not in c]
         cells[1:1] = HEADER_CELLS
 
     def pytest_html_results_table_row(self, report, cells: list[str]) -> None:
@@ -556,9 +565,12 @@ class HtmlHooks:
             cells.clear()  # pytest-html drops these rows anyway; clearing skips its work on them
             return
         finding = getattr(report, "lmready", None)
-        if finding is not None and self.audit.compact_html and finding.outcome in ("passed", "skipped"):
-            cells.clear()  # listed compactly in the summary instead
+        if self.audit.compact_html:
+            cells.clear()  # every result is on the summary's cards and lists instead
             return
+        cells[:] = [
+            c for c in cells if not c.startswith(('<td class="col-duration">', '<td class="col-links">'))
+        ]
         escape_test_id(cells)
         cells[1:1] = row_cells(finding) if finding is not None else ["<td></td>"] * len(HEADER_CELLS)
 
@@ -571,7 +583,6 @@ class HtmlHooks:
         audit = self.audit
         hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
         compact = audit.findings if audit.compact_html else None
-        remediation = audit.remediation.lines() if audit.remediation else None
         prefix.extend(
             summary_html(
                 audit.verdict,
@@ -583,7 +594,9 @@ class HtmlHooks:
                 audit.host_problems(),
                 audit.facts_age(),
                 compact,
-                remediation,
+                audit.remediation,
+                audit.findings,
+                audit._estate.hosts if audit._estate is not None else None,
             )
         )
 
