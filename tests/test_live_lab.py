@@ -96,6 +96,10 @@ def test_live_https_audit_matches_the_offline_audit(lab, tmp_path):
     assert "Traceback" not in live.stdout + live.stderr
     assert outcomes(live) == outcomes(offline)
     assert live.findings["facts"] == "live (PowerShell Remoting)"
+    # Not a terminal: progress comes as whole lines, never run together with carriage returns.
+    progress = [line for line in live.stdout.splitlines() if "collecting facts" in line]
+    assert progress and progress[-1] == f"collecting facts {len(NAMES)}/{len(NAMES)}", progress
+    assert "\r" not in live.stdout
     # One pool and one pipeline per host (Create, Receive, Command, Receive), the pair round on
     # the same pool (Command, Receive), and Delete: 7 requests, every host being a source.
     used = {n: r.server.requests - before[n] for n, r in lab.hosts.items()}

@@ -33,6 +33,7 @@ def test_plan_apply_and_roll_back(tmp_path, samba_dc):
         assert planned["outcome"] == "failed" and planned["remediation"] == "fix planned"
         assert "Enable-VMMigration" in planned["message"]
         assert "remediation (plan)" in plan.stdout and "Remediation</h3>" in plan.html
+        assert plan.stdout.count("remediation (plan)") == 1  # printed once, in the summary
         unfixable = plan.result("LMR-013", "lab-hv01->lab-hv04")
         assert unfixable["remediation"] == "not fixable" and "cannot be lowered" in unfixable["message"]
         # The plan, machine-readable: each change, what it is for, and the failures it cannot fix.

@@ -408,6 +408,12 @@ def _progress_line(config: pytest.Config) -> Progress:
     def show(what: str, done: int, total: int) -> None:
         if terminal is None or total == 0:
             return
+        if not terminal.isatty():
+            # A CI log has no carriage returns to rewrite with: a line per tenth, not one
+            # run-together line.
+            if done == total or done % max(1, total // 10) == 0:
+                terminal.write_line(f"{what} {done}/{total}")
+            return
         terminal.rewrite(f"{what} {done}/{total}", erase=True)
         if done == total:
             terminal.write_line("")
@@ -491,12 +497,8 @@ def _remediate(session: pytest.Session, audit: Audit) -> None:
     targets = [(i.meta, i.target_id) for i in session.items if isinstance(i, CheckItem)]
     failing = failing_findings(targets, audit.estate, audit.gate, audit.inventory.waivers, audit.today)
     journal_dir = audit.findings_path.parent if audit.findings_path else Path("reports")
+    # The plan (and what became of it) is printed once, in the terminal summary.
     audit.remediation = remediate(audit.remediate, failing, audit.estate, journal_dir, audit.operator)
-    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        terminal.write_line("")
-        for line in audit.remediation.lines():
-            terminal.write_line(line)
     if audit.remediation.outcomes:
         audit.collect(_progress_line(session.config))
 
@@ -815,7 +817,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 def _pair_detail(r: PairReadiness) -> str:
     parts = []
     if r.blocking:
-        parts.append("blocked by " + ", ".join(sorted({f.check.id for f in r.blocking})))
+        checks = sorted({f.check.id: f.check for f in r.blocking}.values(), key=lambda c: c.id)
+        parts.append("blocked by " + "; ".join(f"{c.id} ({c.ref}) {c.title}" for c in checks))
     if r.errors:
         ids = sorted({f.check.id for f in r.errors})
         parts.append(

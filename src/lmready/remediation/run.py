@@ -132,7 +132,7 @@ def failing_findings(
             continue
         if failure is not None:
             finding = judge_failure(meta, target, failure, gate, waivers, today)
-            if finding.outcome in ("failed", "warning"):
+            if finding.outcome in ("failed", "warning") and finding.waiver is None:
                 out.append(finding)
     return out
 
