@@ -239,3 +239,24 @@ def test_example_report_screenshot(tmp_path, browser):
     shot.parent.mkdir(exist_ok=True)
     browser.screenshot(shot)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lab_report_screenshot(tmp_path, browser, samba_dc):
+    """The live lab's report (make audit) at 1400x1000, kept in reports/ (not committed)."""
+    from lmready.lab.control import DEFAULT_SCENARIO
+    from lmready.lab.runtime import Lab
+    from lmready.lab.scenario import load_scenario
+
+    lab = Lab(load_scenario(DEFAULT_SCENARIO), tmp_path / "lab", dc=samba_dc).start()
+    try:
+        run = run_audit(tmp_path / "out", lab.write_inventory(tmp_path / "lab.yml"), env=lab.env())
+    finally:
+        lab.stop()
+    assert run.returncode == 1, run.stdout[-2000:]  # the lab is deliberately not ready
+    browser.open(tmp_path / "out" / "report.html")
+    assert rect(browser, "#lm-verdict")["bottom"] <= HEIGHT
+    assert "NOT READY" in browser.js("document.querySelector('#lm-verdict').innerText")
+    shot = REPO / "reports" / f"lab-report-{WIDTH}x{HEIGHT}.png"
+    shot.parent.mkdir(exist_ok=True)
+    browser.screenshot(shot)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
