@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -24,6 +25,7 @@ from lmready.facts import HostFacts, Preflight
 from lmready.inventory import DomainEntry, load_inventory
 from lmready.lab.control import DEFAULT_SCENARIO
 from lmready.lab.runtime import LDAP_PASSWORD_ENV, LDAP_USER_ENV, Lab
+from lmready.lab.samba import samba_available
 from lmready.lab.scenario import load_scenario
 from lmready.live import LiveCollector
 
@@ -361,6 +363,42 @@ def test_lab_up_status_down(tmp_path):
         down = lmready("down")
     assert down.returncode == 0 and "lab stopped" in down.stdout
     assert lmready("status").returncode == 3
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None or not samba_available(),
+    reason="needs root, unshare and samba: the DC runs in a network namespace of its own",
+)
+def test_lab_up_down_up_with_its_domain_controller_three_times(tmp_path):
+    """`lmready lab up; lab down` three times in one checkout, DC included, through the real CLI.
+    A network namespace of the test's own (and its own TMPDIR, where the port lock lives) keeps
+    this DC off the session's, whose fixed ports it would need."""
+    cli = f"{sys.executable} -m lmready.cli lab --state-dir {tmp_path / 'state'}"
+    inventory = tmp_path / "lab.yml"
+    script = (
+        "ip link set lo up && for i in 1 2 3; do "
+        + "; ".join(
+            [
+                f"{cli} up --inventory-out {inventory} || exit 1$i",
+                f"grep -q 'domains:' {inventory} || exit 2$i",
+                f"{cli} status || exit 3$i",
+                f"{cli} down || exit 4$i",
+            ]
+        )
+        + "; done"
+    )
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script],
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert proc.stdout.count("lab stopped") == 3
+    assert not (tmp_path / "state" / "dc").exists()  # down removes what up made
 
 
 def test_directory_failure_is_one_sentence_on_its_checks_only(lab, tmp_path):

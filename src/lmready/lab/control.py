@@ -43,9 +43,10 @@ def _answering(state: dict) -> list[str]:
 def _describe(state: dict) -> str:
     hosts = ", ".join(f"{n} 127.0.0.1:{p}" for n, p in state["hosts"].items())
     env = " ".join(f"{k}='{v}'" for k, v in state["env"].items())
+    note = f"\nlab: {state['note']}" if state.get("note") else ""
     return (
         f"lab: {len(state['hosts'])} hosts ({hosts}); inventory {state['inventory']}\n"
-        f"credentials of the lab (audit with them exported):\n  export {env}"
+        f"credentials of the lab (audit with them exported):\n  export {env}{note}"
     )
 
 

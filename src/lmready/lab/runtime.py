@@ -8,6 +8,7 @@ records it in a state file; tests start it in-process.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,8 @@ class Lab:
                 and samba_available()
             ):
                 directory = load_directory(self.scenario.directory)
+                # A DC left by an earlier run already holds the scenario: start from a clean copy.
+                shutil.rmtree(self.workdir / "dc", ignore_errors=True)
                 self.dc = SambaDC.for_scenario(self.workdir / "dc", directory).start()
                 self._own_dc = True
                 self.dc.apply(directory)
@@ -85,11 +88,19 @@ class Lab:
             raise
         return self
 
+    @property
+    def without_directory(self) -> str:
+        """Why a lab whose scenario has a directory runs without its DC, or ""."""
+        if self.directory and self.scenario.directory is not None and self.dc is None:
+            return "samba is not installed, so the lab runs without its domain controller (make system installs it)"
+        return ""
+
     def stop(self) -> None:
         for runtime in self.hosts.values():
             runtime.server.stop()
         if self._own_dc and self.dc is not None:
             self.dc.stop()
+            shutil.rmtree(self.workdir / "dc", ignore_errors=True)  # lab down removes what up made
 
     def _directory_password(self) -> str:
         directory = load_directory(self.scenario.directory) if self.scenario.directory else None

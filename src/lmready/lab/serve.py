@@ -42,6 +42,7 @@ def main() -> None:
         "ca_bundle": str(lab.tls.ca) if lab.tls else None,
         "hosts": {name: runtime.server.port for name, runtime in lab.hosts.items()},
         "env": lab.env(),
+        "note": lab.without_directory,
     }
     tmp = state_dir / "state.json.tmp"
     tmp.write_text(json.dumps(state, indent=1))
