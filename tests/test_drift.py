@@ -57,7 +57,13 @@ def test_findings_json_marks_every_result(runs):
     _, after = runs
     drift = {(r["check_id"], r["target"]): r["drift"] for r in after.findings["results"]}
     assert {k: v for k, v in drift.items() if v != "unchanged"} == EXPECTED
-    assert after.findings["drift"] == {"new": 1, "fixed": 1, "still failing": 1, "unchanged": len(drift) - 3}
+    assert after.findings["drift"] == {
+        "new": 1,
+        "fixed": 1,
+        "still failing": 1,
+        "unchanged": len(drift) - 3,
+        "not judged": 0,
+    }
     assert after.findings["baseline"].endswith("before/findings.json")
 
 
@@ -91,10 +97,20 @@ def test_lmready_diff_prints_the_same_and_gates_on_new_failures(runs):
     assert any(line.startswith("still failing: LMR-045 ") and "[hv02->hv01]" in line for line in lines)
     assert "fixed: LMR-041 Incoming and outgoing live migrations enabled [hv02]" in lines
     assert lines[-1].endswith(
-        "1 new, 1 fixed, 1 still failing, " + f"{after.findings['drift']['unchanged']} unchanged"
+        "1 new, 1 fixed, 1 still failing, "
+        + f"{after.findings['drift']['unchanged']} unchanged, 0 not judged"
     )
     assert lmready("diff", "--fail-on-new", old, new).returncode == 1
     assert lmready("diff", "--fail-on-new", new, new).returncode == 0
+
+
+def test_a_failure_a_partial_run_did_not_judge_is_not_called_fixed(runs, tmp_path):
+    before, _ = runs
+    partial = run_audit(tmp_path, before.out.parent / "e1" / "inventory.yml", "-m", "role")
+    proc = lmready("diff", str(before.out / "findings.json"), str(partial.out / "findings.json"))
+    lines = proc.stdout.splitlines()
+    assert not any(line.startswith("fixed:") for line in lines), lines
+    assert any(line.startswith("not judged: LMR-045 ") for line in lines), lines
 
 
 @pytest.mark.parametrize("content", [None, "{not json", '{"results": 3}', '{"results": [{"x": 1}]}'])

@@ -175,3 +175,31 @@ def test_across_domains_a2_passes_only_through_rbcd_and_a3_warns_otherwise():
     assert "resource-based constrained delegation" in warned.value.fix and "CredSSP" in warned.value.fix
     assert outcome(estate([hv01_sid])) == "passed"
     CHECKS["A3"](estate([hv01_sid]))  # RBCD covers the pair: A3 passes
+
+
+def test_a_dotted_dns_host_name_cannot_choose_the_domain_that_binds_it():
+    """hv01.corp reported in example.com reads as hv01.corp.example.com: the host would pick the
+    parent domain, where any user may have created an account of that DNS name."""
+    impostor = host_facts("hv01", computer_name="HV01.CORP", dns_host_name="hv01.corp", domain="example.com")
+    assert "not a single label" in bound(inv(address=f"hv01.{DOMAIN}"), impostor)
+
+
+def test_a_host_that_claims_no_domain_is_not_bound_where_the_directory_knows_its_domain(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text("hosts: [{name: hv01, address: hv01.corp.example.com}]\n")
+    workgroup = host_facts(
+        "hv01", part_of_domain=False, domain="WORKGROUP", dns_host_name="hv01.corp.example.com"
+    )
+    result = bind_identities(load_inventory(path), {"hv01": workgroup}, {DOMAIN: domain()})
+    assert "says it is not joined to a domain" in str(result["hv01"])
+
+
+def test_a_short_name_is_not_bound_while_another_domain_could_not_be_read(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text("hosts: [{name: hv01, address: 127.0.0.1}]\n")
+    domains = {DOMAIN: domain(), "rd.example.net": FactsUnavailable("domain rd.example.net: refused.")}
+    result = bind_identities(load_inventory(path), {"hv01": host_facts("hv01")}, domains)
+    assert "not every domain of the directory could be read" in str(result["hv01"])
+    # Its own domain unreadable: bound without an account (nothing can be written there).
+    domains = {DOMAIN: FactsUnavailable("domain corp.example.com: refused.")}
+    assert bind_identities(load_inventory(path), {"hv01": host_facts("hv01")}, domains)["hv01"].name == "hv01"

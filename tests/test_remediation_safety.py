@@ -260,3 +260,32 @@ def test_a_killed_apply_is_rolled_back(lab, tmp_path):
             ) or (said[0].startswith("skipped:") and "it was attempted but never made" in said[0]), said
     assert any("it had been made" in line for line in lines), undo.stdout
     assert states(lab) == before, undo.stdout
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ['{"event": "planned"}', "not json", '{"event": "applied"}'],
+        ["[1, 2, 3]", "{}"],
+        ['{"event": "attempted", "check_id": "LMR-041"}'],
+    ],
+    ids=["damaged line", "not an entry", "missing fields"],
+)
+def test_rollback_of_a_damaged_journal_is_one_sentence(tmp_path, lines):
+    journal = tmp_path / "remediation-x.jsonl"
+    journal.write_text("\n".join(lines) + "\n")
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "credentials: {default: {username_env: RB_USER, password_env: RB_PASSWORD}}\n"
+        "defaults: {winrm: {credential: default}}\nhosts: [{name: hv01}]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "lmready.cli", "rollback", str(journal), "--inventory", str(inventory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RB_USER": "u", "RB_PASSWORD": "p"},
+    )
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert f"{journal} cannot be rolled back" in proc.stderr or "journal is damaged" in proc.stderr

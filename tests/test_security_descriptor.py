@@ -45,8 +45,37 @@ def test_a_deny_ace_wins_and_other_ace_types_are_kept_not_read():
     obj = sd.Ace(5, 0, 0, None, struct.pack("<BBH", 5, 0, 4 + len(obj_body)) + obj_body)
     raw = sd.build(sd.Descriptor(base.control, base.owner, None, None, 2, (*base.aces, deny, obj), True))
     parsed = sd.parse(raw)
-    assert parsed.allowed_sids() == [HV01]
+    # In order, as the KDC evaluates it: HV02's allow comes first and decides.
+    assert parsed.allowed_sids() == [HV01, HV02]
     assert [a.type for a in parsed.aces] == [0, 0, 1, 5]
+    # A deny before the allow decides the other way.
+    first = sd.parse(
+        sd.build(sd.Descriptor(base.control, base.owner, None, None, 2, (deny, *base.aces), True))
+    )
+    assert first.allowed_sids() == [HV01]
+    # An inherit-only allow does not apply to the account itself.
+    raw_inherit = bytearray(sd.allow_ace(HV03).raw)
+    raw_inherit[1] = sd.INHERIT_ONLY
+    inherit = sd.Ace(sd.ACCESS_ALLOWED, sd.INHERIT_ONLY, sd.GENERIC_ALL_MASK, HV03, bytes(raw_inherit))
+    with_inherit = sd.build(
+        sd.Descriptor(base.control, base.owner, None, None, 2, (inherit, *base.aces), True)
+    )
+    assert HV03 not in sd.parse(with_inherit).allowed_sids()
+    # A deny for Everyone shuts out every allow after it.
+    everyone = sd.allow_ace("S-1-1-0")
+    raw_everyone = bytearray(everyone.raw)
+    raw_everyone[0] = sd.ACCESS_DENIED
+    deny_all = sd.Ace(sd.ACCESS_DENIED, 0, everyone.mask, "S-1-1-0", bytes(raw_everyone))
+    shut = sd.build(sd.Descriptor(base.control, base.owner, None, None, 2, (deny_all, *base.aces), True))
+    assert sd.parse(shut).allowed_sids() == []
+
+
+def test_a_null_dacl_is_refused_not_rewritten():
+    header = struct.pack("<BBHIIII", 1, 0, 0x8000 | 0x0004, 0, 0, 0, 0)  # DACL present, offset 0
+    with pytest.raises(sd.DescriptorError, match="NULL DACL"):
+        sd.parse(header)
+    with pytest.raises(sd.DescriptorError):
+        sd.with_allowed(header, HV01)
 
 
 def test_adding_keeps_every_existing_ace_byte_for_byte():

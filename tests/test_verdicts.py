@@ -189,3 +189,15 @@ def test_a_check_that_needs_the_directory_is_an_error_without_it(tmp_path):
     assert a2["outcome"] == "error", a2
     assert "has no entry under directory:" in a2["message"]
     assert run.returncode == INCOMPLETE and run.findings["verdict"] == "INCOMPLETE"
+
+
+def test_a_plain_test_that_fails_beside_the_suite_is_never_hidden(tmp_path, ready_estate):
+    from lmready.catalogue import suite_dir
+
+    mine = tmp_path / "mine" / "test_mine.py"
+    mine.parent.mkdir()
+    mine.write_text("def test_plain_failing():\n    assert False\n")
+    run = run_audit(tmp_path / "run", ready_estate, str(suite_dir()), str(mine))
+    assert run.returncode == NOT_READY, run.stdout[-2000:]
+    assert run.findings["verdict"] == "NOT READY"
+    assert any("not lmready checks failed" in r for r in run.findings["verdict_reasons"])

@@ -159,7 +159,7 @@ def diff_command(args: argparse.Namespace) -> int:
         print(f"lmready diff: {exc}", file=sys.stderr)
         return 4
     marked = diff(old, new)
-    for drift in ("new", "still failing", "fixed", "unchanged"):
+    for drift in ("new", "still failing", "fixed", "not judged", "unchanged"):
         if drift == "unchanged" and not args.all:
             continue
         for d, record in marked:
@@ -313,7 +313,16 @@ def rollback(args: argparse.Namespace) -> int:
     if missing:
         print("\n".join(missing), file=sys.stderr)
         return 4
-    result = undo(journal, inventory)
+    try:
+        result = undo(journal, inventory)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        # A damaged or foreign journal: one sentence, never a traceback (KeyError: a missing field).
+        why = f"the field {exc} is missing" if isinstance(exc, KeyError) else str(exc)
+        print(
+            f"lmready rollback: {journal} cannot be rolled back: {why}; is it a journal --remediate apply wrote?",
+            file=sys.stderr,
+        )
+        return 4
     for outcome in result.outcomes:
         print(f"{outcome.status}: {outcome.change}" + (f" ({outcome.reason})" if outcome.reason else ""))
     print(f"journal of this rollback: {result.journal}")

@@ -6,7 +6,9 @@ waived) or a check that could not run. Results are matched on check ID and targe
 - new: fails now, and did not in the baseline (or the baseline had no such result);
 - fixed: failed in the baseline, does not now;
 - still failing: fails in both;
-- unchanged: fails in neither.
+- unchanged: fails in neither;
+- not judged: failed in the baseline and has no result now (a partial run, or a host or pair
+  removed from the inventory): nothing says it was fixed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-DRIFTS = ("new", "fixed", "still failing", "unchanged")
+DRIFTS = ("new", "fixed", "still failing", "unchanged", "not judged")
 
 Key = tuple[str, str]  # (check ID, target)
 
@@ -74,14 +76,14 @@ def tally(drifts: Iterable[str]) -> dict[str, int]:
 
 
 def diff(old: dict[Key, dict[str, Any]], new: dict[Key, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(drift, record) for every result of the new audit, and ``fixed`` for baseline failures the
-    new audit no longer has (a host or pair removed from the inventory)."""
+    """(drift, record) for every result of the new audit, and ``not judged`` for baseline failures
+    the new audit has no result for: absent is no evidence of a fix."""
     out = [(classify(old.get(key), record_fails(record)), record) for key, record in new.items()]
-    out += [("fixed", record) for key, record in old.items() if key not in new and record_fails(record)]
+    out += [("not judged", record) for key, record in old.items() if key not in new and record_fails(record)]
     return out
 
 
 def line(drift: str, record: dict[str, Any]) -> str:
     text = f"{drift}: {record.get('check_id')} {record.get('title', '')} [{record.get('target')}]"
     message = record.get("message")
-    return f"{text}: {message}" if message and drift != "fixed" else text
+    return f"{text}: {message}" if message and drift not in ("fixed", "not judged") else text

@@ -162,6 +162,10 @@ def bind_identity(
         return mismatch(f"its DNS host name could not be read ({next(iter(unread.values()))})")
     if not facts.dns_host_name:
         return mismatch("it reported no DNS host name (Win32_ComputerSystem.DNSHostName)")
+    if "." in facts.dns_host_name.strip("."):
+        # Windows' DNSHostName is one label; a dotted one would let the host pick the domain whose
+        # directory binds it (hv01.corp + example.com reads as hv01.corp.example.com).
+        return mismatch(f"it reports the DNS host name {facts.dns_host_name}, which is not a single label")
     if not names_host(facts.fqdn, expected):
         return mismatch(f"the inventory expects {expected}, and the host reports {reported}")
     if is_ip(host.address) and not ipaddress.ip_address(host.address).is_loopback:
@@ -216,7 +220,29 @@ def bind_identities(
             continue
         host = inventory.hosts[name]
         answering = [d.name for d in domains.values() if isinstance(d, DomainFacts) and find_account(d, name)]
-        if "." not in expected_name(host) and len(answering) > 1:
+        expected = expected_name(host)
+        unreadable = [d for d in domains.values() if not isinstance(d, DomainFacts)]
+        own = by_name.get(facts.domain.lower())
+        if (
+            "." in expected
+            and not facts.part_of_domain
+            and any(expected.lower().endswith("." + d.lower()) for d in domains)
+        ):
+            out[name] = FactsUnavailable(
+                f"{name}: identity mismatch: the inventory expects {expected}, whose domain the directory "
+                "holds, and the host says it is not joined to a domain; nothing is changed for or towards it."
+            )
+            continue
+        if "." not in expected and unreadable and isinstance(own, DomainFacts):
+            # A short name is looked up in every domain: with one of them unread, an account of the
+            # same name in another could be any domain user's.
+            out[name] = FactsUnavailable(
+                f"{name}: identity mismatch: its inventory name {expected_name(host)} is a single label and "
+                "not every domain of the directory could be read, so which account is the host's cannot "
+                "be told; nothing is changed for or towards it; give its FQDN as address: in the inventory."
+            )
+            continue
+        if len(answering) > 1:
             # A short name two domains answer: which account is the host's cannot be told.
             out[name] = FactsUnavailable(
                 f"{name}: identity mismatch: computer accounts named {expected_name(host)} exist in "
@@ -224,7 +250,7 @@ def bind_identities(
                 "is changed for or towards it; give its FQDN as address: in the inventory."
             )
             continue
-        out[name] = bind_identity(host, facts, by_name.get(facts.domain.lower()))
+        out[name] = bind_identity(host, facts, own)
     return out
 
 

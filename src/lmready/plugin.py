@@ -64,6 +64,7 @@ class Audit:
     catalogue: list[CheckMeta] = field(default_factory=list)  # every check a full run judges
     findings: list[Finding] = field(default_factory=list)
     report_problems: list[str] = field(default_factory=list)  # reports that could not be written
+    unjudged_failures: list[str] = field(default_factory=list)  # failed tests that are no lmready check
     compact_html: bool = False  # set after collection: too many results for one HTML table
     remediate: str | None = None  # "plan" or "apply"
     remediation: Remediation | None = None
@@ -161,10 +162,15 @@ class Audit:
         return self._readiness
 
     @property
+    def judged(self) -> bool:
+        """Something ran: a run that selected nothing has no verdict (exit 5)."""
+        return bool(self.findings or self.unjudged_failures)
+
+    @property
     def verdict(self) -> RunVerdict:
         """READY only when every pair was judged in full and none is blocked (REQUIREMENTS 3b)."""
         if self._verdict is None:
-            self._verdict = run_verdict(self.readiness, self.findings)
+            self._verdict = run_verdict(self.readiness, self.findings, self.unjudged_failures)
         return self._verdict
 
     def judge(
@@ -368,6 +374,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
     config.pluginmanager.register(HtmlHooks(audit), "lmready-html")
+    config.pluginmanager.register(UnjudgedFailures(audit), "lmready-unjudged")
 
 
 # pytest's default -r: lmready replaces its per-test lines with its own summary.
@@ -530,6 +537,22 @@ def pytest_report_teststatus(report, config):
     return None
 
 
+class UnjudgedFailures:
+    """A test of the run that failed without being judged as a check (a plain pytest test beside
+    the suite, a collection error) still fails the gate: the verdict must not hide it."""
+
+    def __init__(self, audit: Audit):
+        self.audit = audit
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and getattr(report, "lmready", None) is None:
+            self.audit.unjudged_failures.append(report.nodeid)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.audit.unjudged_failures.append(report.nodeid or "collection")
+
+
 # --- pytest-html ---------------------------------------------------------------------------
 
 
@@ -583,6 +606,9 @@ class HtmlHooks:
 
     def pytest_html_results_summary(self, prefix: list[str], summary, postfix, session) -> None:
         audit = self.audit
+        if not audit.judged:
+            prefix.append('<div id="lmready"><h2>No checks were selected: no verdict.</h2></div>')
+            return
         hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
         compact = audit.findings if audit.compact_html else None
         prefix.extend(
@@ -621,10 +647,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     audit = session.config.stash.get(AUDIT, None)
     if audit is None or session.config.option.collectonly:
         return
-    if audit.findings and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+    if audit.judged and exitstatus in (
+        pytest.ExitCode.OK,
+        pytest.ExitCode.TESTS_FAILED,
+    ):
         # pytest's 0/1 say whether a test failed; an audit's say what the verdict is.
         session.exitstatus = audit.verdict.exit_code
-    _write_reports(audit, int(session.exitstatus))
+    _write_reports(audit, ExitCode.INTERNAL_ERROR if audit.report_problems else int(session.exitstatus))
     if audit.report_problems:
         session.exitstatus = ExitCode.INTERNAL_ERROR
 
@@ -644,7 +673,7 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
                     ("inventory", str(audit.inventory.path)),
                     ("operator", audit.operator),
                     ("gate_severity", str(audit.gate)),
-                    ("verdict", str(audit.verdict.verdict)),
+                    ("verdict", str(audit.verdict.verdict) if audit.judged else "none: no checks selected"),
                     *((("baseline", str(audit.baseline_path)),) if audit.baseline_path else ()),
                     *(("collection_problem", line) for line in audit.host_problems()),
                 ],
@@ -667,9 +696,10 @@ def _write_reports(audit: Audit, exit_code: int) -> None:
         "started": audit.started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "gate_severity": str(audit.gate),
-        "verdict": str(verdict.verdict),
-        "ready": verdict.verdict is Verdict.READY,
-        "verdict_reasons": verdict.reasons,
+        # No checks selected (exit 5) is no verdict, not INCOMPLETE.
+        "verdict": str(verdict.verdict) if audit.judged else None,
+        "ready": audit.judged and verdict.verdict is Verdict.READY,
+        "verdict_reasons": verdict.reasons if audit.judged else ["no checks were selected"],
         "exit_code": exit_code,
         "counts": counts(audit.findings),
         "pairs": [
@@ -739,7 +769,7 @@ TERMINAL_LINES = 20
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     audit = config.stash.get(AUDIT, None)
-    if audit is None or config.option.collectonly or not audit.findings:
+    if audit is None or config.option.collectonly or not audit.judged:
         return  # listing checks, or nothing selected: no verdict
     tr = terminalreporter
 

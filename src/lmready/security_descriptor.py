@@ -25,6 +25,11 @@ _SELF_RELATIVE, _DACL_PRESENT = 0x8000, 0x0004
 _ADMINISTRATORS = "S-1-5-32-544"
 
 
+INHERIT_ONLY = 0x08
+# Deny ACEs for these shut out everyone (the KDC's caller is always in both).
+_EVERYONE = {"S-1-1-0", "S-1-5-11"}
+
+
 class DescriptorError(ValueError):
     """The bytes are not a security descriptor lmready can read; the message says where."""
 
@@ -49,10 +54,19 @@ class Descriptor:
     has_dacl: bool
 
     def allowed_sids(self) -> list[str]:
-        """SIDs with an allow ACE and no deny ACE: those the KDC lets delegate here."""
-        denied = {a.sid for a in self.aces if a.type == ACCESS_DENIED and a.sid}
-        allowed = [a.sid for a in self.aces if a.type == ACCESS_ALLOWED and a.sid and a.sid not in denied]
-        return list(dict.fromkeys(allowed))
+        """SIDs the KDC lets delegate here, read as Windows evaluates a DACL: in order, the first
+        ACE that names a SID decides, inherit-only ACEs do not apply to the object itself, and a
+        deny for Everyone or Authenticated Users shuts out every allow after it (groups are not
+        expanded otherwise, so a grant through a group is not counted: conservative)."""
+        decided: dict[str, bool] = {}
+        shut = False
+        for ace in self.aces:
+            if not ace.sid or ace.flags & INHERIT_ONLY or ace.type not in (ACCESS_ALLOWED, ACCESS_DENIED):
+                continue
+            if ace.type == ACCESS_DENIED and ace.sid in _EVERYONE:
+                shut = True
+            decided.setdefault(ace.sid, ace.type == ACCESS_ALLOWED and not shut)
+        return [sid for sid, allowed in decided.items() if allowed]
 
 
 def sid_from_bytes(data: bytes, offset: int = 0) -> tuple[str, int]:
@@ -103,7 +117,11 @@ def parse(data: bytes) -> Descriptor:
             raise DescriptorError(f"the ACL at byte {offset} runs past the end")
         return data[offset : offset + size]
 
-    dacl = acl_at(o_dacl) if control & _DACL_PRESENT else None
+    if not control & _DACL_PRESENT or not o_dacl:
+        # No DACL (a NULL DACL) lets everyone in: not a list of SIDs lmready can judge, and
+        # appending one ACE would take that from everyone else.
+        raise DescriptorError("it has no DACL (a NULL DACL allows everyone); review it by hand")
+    dacl = acl_at(o_dacl)
     aces: list[Ace] = []
     if dacl is not None:
         count = struct.unpack_from("<H", dacl, 4)[0]

@@ -75,20 +75,26 @@ def expected_results(catalogue: Iterable[CheckMeta], src: str, dst: str) -> list
 def pair_readiness(
     pairs: Iterable[tuple[str, str]], catalogue: list[CheckMeta], findings: Iterable[Finding]
 ) -> list[PairReadiness]:
-    by_target: dict[str, dict[str, Finding]] = {}
+    # A catalogue check is known by its ID and function name: a check of your own that reuses
+    # an ID must not stand in for the catalogue's.
+    ours = {(m.id, m.name) for m in catalogue}
+    by_target: dict[str, list[Finding]] = {}
+    judged: dict[str, set[str]] = {}
     for f in findings:
-        by_target.setdefault(f.target, {})[f.check.id] = f
+        by_target.setdefault(f.target, []).append(f)
+        if (f.check.id, f.check.name) in ours:
+            judged.setdefault(f.target, set()).add(f.check.id)
     out = []
     for src, dst in pairs:
         pair = f"{src}->{dst}"
-        relevant = [f for t in (src, dst, pair) for f in by_target.get(t, {}).values()]
+        relevant = [f for t in (src, dst, pair) for f in by_target.get(t, [])]
         r = PairReadiness(src, dst, PairState.READY)
         r.blocking = [f for f in relevant if f.blocking]
         r.errors = [f for f in relevant if f.outcome == "error"]
         r.not_selected = [
             (check_id, target)
             for check_id, target in expected_results(catalogue, src, dst)
-            if check_id not in by_target.get(target, {})
+            if check_id not in judged.get(target, set())
         ]
         if r.blocking:
             r.state = PairState.NOT_READY
@@ -108,7 +114,19 @@ class RunVerdict:
         return EXIT_CODES[self.verdict]
 
 
-def run_verdict(readiness: list[PairReadiness], findings: list[Finding]) -> RunVerdict:
+def run_verdict(
+    readiness: list[PairReadiness], findings: list[Finding], unjudged_failures: Iterable[str] = ()
+) -> RunVerdict:
+    """``unjudged_failures``: node ids of tests in the run that failed without being a check
+    lmready judged (a plain pytest test beside the suite): a failure all the same."""
+    unjudged = list(unjudged_failures)
+    if unjudged:
+        return RunVerdict(
+            Verdict.NOT_READY,
+            [
+                f"{len(unjudged)} tests of the run that are not lmready checks failed: {', '.join(unjudged[:5])}"
+            ],
+        )
     blocking = [f for f in findings if f.blocking]
     if blocking:
         pairs = sum(r.state is PairState.NOT_READY for r in readiness)

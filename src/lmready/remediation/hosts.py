@@ -21,6 +21,7 @@ from lmready.inventory import Host
 from lmready.psrp import Session, explain, first_line
 from lmready.pwsh import literal, quote
 from lmready.remediation.change import APPLIED, FAILED, SKIPPED, UNKNOWN, Change, Outcome, Value, show
+from lmready.text import printable
 
 FIREWALL_RULE = "VIRT-MIGL-In-TCP-NoScope"
 
@@ -127,7 +128,7 @@ def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outc
         if ps.had_errors and ps.streams.error
         else ""
     )
-    said = [str(o) for o in output]
+    said = [printable(str(o)) for o in output]  # the host's words reach the terminal and the journal
     outcomes: list[Outcome] = []
     at = 0
     for n, change in enumerate(changes, 1):

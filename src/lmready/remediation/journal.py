@@ -93,12 +93,18 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     entries = []
     for number, line in enumerate(lines, 1):
         try:
-            entries.append(json.loads(line))
+            entry = json.loads(line)
         except json.JSONDecodeError:
             if number < len(lines):
                 raise ValueError(
                     f"{path}:{number}: this journal line is not JSON; the journal is damaged"
                 ) from None
+            continue
+        if not isinstance(entry, dict):
+            raise ValueError(
+                f"{path}:{number}: this journal line is not a journal entry; the journal is damaged"
+            )
+        entries.append(entry)
     return entries
 
 
