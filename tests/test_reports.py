@@ -53,6 +53,10 @@ def test_findings_json(example):
         "hv01 lacks cifs/hv03.corp.example.com, and hv03 does not allow hv01 by resource-based delegation"
     )
 
+    # A2 says which mechanism it passed through (REQUIREMENTS A2).
+    passed_a2 = example.result("LMR-022", "hv02->hv01")
+    assert passed_a2["outcome"] == "passed" and "through classic constrained delegation" in passed_a2["message"]
+
     states = {(p["src"], p["dst"]): p["state"] for p in doc["pairs"]}
     assert states[("hv02", "hv01")] == "ready"
     assert states[("hv03", "hv02")] == "ready"  # its only gate failure is waived

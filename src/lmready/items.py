@@ -137,11 +137,11 @@ def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
     location = item.location
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=location)
     start = time.time()
-    when, exc, reason = "setup", None, ""
+    when, exc, reason, said = "setup", None, "", None
     try:
         view = item.view(estate)
         when = "call"
-        item.meta.func(view)
+        said = item.meta.func(view)  # a check may say how it passed (A2: which mechanism)
     except pytest.skip.Exception as skip:
         reason = skip.msg
     except (Exception, pytest.fail.Exception) as error:  # a check's bug stays on its own item
@@ -149,6 +149,8 @@ def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
     stop = time.time()
 
     finding = judge(item.meta, item.target_id, when, exc, reason)
+    if finding.outcome == "passed" and isinstance(said, str):
+        finding.message = f"{item.target_id}: {said}"
     finding.nodeid, finding.duration = item.nodeid, stop - start
     longrepr: Any = None
     extra: dict[str, Any] = {}
