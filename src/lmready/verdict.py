@@ -120,20 +120,19 @@ def run_verdict(
     """``unjudged_failures``: node ids of tests in the run that failed without being a check
     lmready judged (a plain pytest test beside the suite): a failure all the same."""
     unjudged = list(unjudged_failures)
-    if unjudged:
-        return RunVerdict(
-            Verdict.NOT_READY,
-            [
-                f"{len(unjudged)} tests of the run that are not lmready checks failed: {', '.join(unjudged[:5])}"
-            ],
-        )
     blocking = [f for f in findings if f.blocking]
-    if blocking:
-        pairs = sum(r.state is PairState.NOT_READY for r in readiness)
-        return RunVerdict(
-            Verdict.NOT_READY,
-            [f"{len(blocking)} failures at or above the gate; {pairs} of {len(readiness)} pairs not ready"],
-        )
+    if unjudged or blocking:
+        why = []
+        if blocking:
+            pairs = sum(r.state is PairState.NOT_READY for r in readiness)
+            why.append(
+                f"{len(blocking)} failures at or above the gate; {pairs} of {len(readiness)} pairs not ready"
+            )
+        if unjudged:
+            why.append(
+                f"{len(unjudged)} tests of the run that are not lmready checks failed: {', '.join(unjudged[:5])}"
+            )
+        return RunVerdict(Verdict.NOT_READY, why)
     reasons = []
     if not readiness:
         reasons.append("the inventory names no pairs, so no migration direction was judged")
