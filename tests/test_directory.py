@@ -95,7 +95,8 @@ def facts(dc) -> DomainFacts:
     return collect(dc)
 
 
-def failure(dc: SambaDC, **kwargs) -> str:
+def failure_of(collect, dc: SambaDC, **kwargs) -> str:
+    """The DirectoryError ``collect(dc, **kwargs)`` raises, checked to be one sentence."""
     with pytest.raises(DirectoryError) as caught:
         collect(dc, **kwargs)
     message = str(caught.value)
@@ -105,6 +106,10 @@ def failure(dc: SambaDC, **kwargs) -> str:
     error = caught.value
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
     return message
+
+
+def failure(dc: SambaDC, **kwargs) -> str:
+    return failure_of(collect, dc, **kwargs)
 
 
 # --- facts -------------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ def test_findings_json(example):
 
     # A2 says which mechanism it passed through (REQUIREMENTS A2).
     passed_a2 = example.result("LMR-022", "hv02->hv01")
-    assert passed_a2["outcome"] == "passed" and "through classic constrained delegation" in passed_a2["message"]
+    assert (
+        passed_a2["outcome"] == "passed" and "through classic constrained delegation" in passed_a2["message"]
+    )
 
     states = {(p["src"], p["dst"]): p["state"] for p in doc["pairs"]}
     assert states[("hv02", "hv01")] == "ready"
