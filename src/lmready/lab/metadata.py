@@ -353,13 +353,16 @@ class Metadata:
         positional: list[object],
         *,
         is_scriptblock: Callable[[object], bool] | None = None,
+        expecting_input: bool = False,
     ) -> BoundParameters:
         """Named arguments (as written, with their values; NO_ARGUMENT for none), then positional
         ones, bound as PowerShell 5.1 does: names resolved, parameter set narrowed, positional
         arguments given to the unbound positional parameters in position order, values converted
         to the parameter's type, mandatory parameters checked (a remote session cannot prompt).
         ``is_scriptblock`` tells a scriptblock from other opaque objects; without it, any object
-        that is not a string, number, bool, list or dict is accepted for a ScriptBlock parameter."""
+        that is not a string, number, bool, list or dict is accepted for a ScriptBlock parameter.
+        ``expecting_input``: the command is not first in its pipeline, so a mandatory parameter that
+        takes pipeline input is left for the input to fill (the interpreter binds it per object)."""
         c = cmdlet if isinstance(cmdlet, Cmdlet) else self.cmdlet(cmdlet)
         bound = BoundParameters()
         candidates = list(c.sets)
@@ -398,6 +401,7 @@ class Metadata:
             if p.name not in bound
             and p.in_set(bound.parameter_set)
             and self._mandatory(p, bound.parameter_set)
+            and not (expecting_input and p.pipeline)
         ]
         if missing:
             raise c.error(
