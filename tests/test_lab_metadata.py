@@ -33,6 +33,13 @@ def test_names_are_case_insensitive_and_take_unambiguous_prefixes_and_aliases():
     assert set(M.bind("Get-VMHost", [("ea", "Stop")], [])) == {"ErrorAction"}  # common alias
 
 
+def test_a_prefix_shared_with_common_parameters_only_names_the_cmdlets_own():
+    # -In: InputObject, InformationAction, InformationVariable; the one own parameter wins
+    # (GetMatchingParameter, decompiled 5.1-era System.Management.Automation).
+    assert set(M.bind("ConvertFrom-Json", [("In", "[]")], [])) == {"InputObject"}
+    assert "-ErrorAction -ErrorVariable." in bind_error("Get-VMHost", [("E", "x")]).message
+
+
 def test_an_ambiguous_prefix_lists_the_candidates():
     error = bind_error("Set-VMHost", [("VirtualMachine", 1)])
     assert error.message == (
@@ -287,3 +294,18 @@ def test_types_list_the_real_properties_and_enums_their_values():
         "MessageId",
         "Source",
     }
+
+
+def test_the_values_remediation_writes_bind_to_set_vmhost():
+    for setting, value in [
+        (hosts.AUTHENTICATION, "Kerberos"),
+        (hosts.AUTHENTICATION, "CredSSP"),
+        (hosts.PERFORMANCE, "Compression"),
+        (hosts.PERFORMANCE, "SMB"),
+        (hosts.PERFORMANCE, "TCPIP"),
+        (hosts.SIMULTANEOUS, 2),
+        (hosts.USE_ANY_NETWORK, False),
+    ]:
+        assert hosts.command(setting, None, value).startswith(f"Set-VMHost -{setting} ")
+        bound = M.bind("Set-VMHost", [(setting, value)], [])
+        assert str(bound[setting]) == str(value)
