@@ -1,0 +1,431 @@
+"""The Hyper-V module's cmdlets over a lab host's state: Get-VMHost and Set-VMHost, live
+migration on and off, migration networks, supported versions, VMs, their processors, switches.
+
+Messages marked "wording not verified" are plausible Hyper-V texts that could not be checked
+against a real host; every other message is the one Windows prints.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from typing import TYPE_CHECKING, Any
+
+from lmready.facts import AuthenticationType, HostFacts, MigrationNetwork, PerformanceOption
+from lmready.lab.cmdlets import LabCmdlet, fail, table
+from lmready.lab.powershell.binding import CmdletSpec, Param, unmodelled
+from lmready.lab.powershell.evaluator import Call
+from lmready.lab.powershell.values import PSObject, enum_value, register_enum
+
+if TYPE_CHECKING:
+    from lmready.lab.model import HyperVHost
+
+AUTH_TYPE = "Microsoft.HyperV.PowerShell.MigrationAuthenticationType"
+PERFORMANCE = "Microsoft.HyperV.PowerShell.VMMigrationPerformance"
+VM_STATE = "Microsoft.HyperV.PowerShell.VMState"
+SWITCH_TYPE = "Microsoft.HyperV.PowerShell.VMSwitchType"
+register_enum(AUTH_TYPE, {"CredSSP": 0, "Kerberos": 1})
+register_enum(PERFORMANCE, {"TCPIP": 0, "Compression": 1, "SMB": 2})
+register_enum(
+    VM_STATE,
+    {
+        "Other": 1, "Running": 2, "Off": 3, "Stopping": 4, "Saved": 6, "Paused": 9, "Starting": 10,
+        "Reset": 11, "Saving": 32773, "Pausing": 32776, "Resuming": 32777, "FastSaved": 32779,
+        "FastSaving": 32780, "ForceShutdown": 32781, "ForceReboot": 32782, "RunningCritical": 32783,
+        "OffCritical": 32784, "StoppingCritical": 32785, "SavedCritical": 32786, "PausedCritical": 32787,
+        "StartingCritical": 32788, "ResetCritical": 32789, "SavingCritical": 32790, "PausingCritical": 32791,
+        "ResumingCritical": 32792, "FastSavedCritical": 32793, "FastSavingCritical": 32794,
+    },
+)  # fmt: skip
+register_enum(SWITCH_TYPE, {"Private": 0, "Internal": 1, "External": 2})
+_NAMESPACE = "Microsoft.HyperV.PowerShell.Commands.{}"
+
+
+def _spec(name: str, *params: Param, should_process: bool = True) -> CmdletSpec:
+    return CmdletSpec(name, params, _NAMESPACE.format(name.replace("-", "")), should_process)
+
+
+def env_computername(state: HostFacts) -> str:
+    """$env:COMPUTERNAME is the NetBIOS name: upper case, at most 15 characters."""
+    return state.computer_name.upper()[:15]
+
+
+def _ready(host: HyperVHost, call: Call, spec: CmdletSpec) -> bool:
+    """Whether Hyper-V can answer here; when not, the error Windows gives (and False)."""
+    state = host.state
+    name = env_computername(state)
+    if not state.hyperv.feature_installed:
+        message = (
+            f"The Hyper-V Management Tools could not access an expected WMI class on computer '{name}'. "
+            "This may indicate that the Hyper-V Platform is not installed on the computer or that the "
+            "version of the Hyper-V Platform is incompatible with these management tools."
+        )
+    elif state.hyperv.vmms_status != "Running":
+        message = (
+            f"Hyper-V encountered an error trying to access an object on computer '{name}' because the "
+            "object was not found. The object might have been deleted, or you might not have permission "
+            "to perform the task. Verify that the Virtual Machine Management service on the computer is "
+            "running. If the service is running, try to perform the task again by using Run as "
+            "Administrator."
+        )
+    else:
+        return True
+    fail(call, spec, message, "InvalidState", "InvalidOperation", "Microsoft.HyperV.PowerShell.VirtualizationException")
+    return False
+
+
+def vmhost_object(state: HostFacts) -> PSObject:
+    m = state.migration
+    if m is None:
+        raise ValueError("a lab host with Hyper-V has migration settings")
+    return PSObject(
+        "Microsoft.HyperV.PowerShell.VMHost",
+        {
+            "ComputerName": env_computername(state),
+            "Name": env_computername(state),
+            "FullyQualifiedDomainName": f"{state.dns_host_name or state.computer_name}.{state.domain}".lower(),
+            "LogicalProcessorCount": 16,
+            "MemoryCapacity": 274877906944,
+            "VirtualHardDiskPath": "C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks",
+            "VirtualMachinePath": "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V",
+            "VirtualMachineMigrationEnabled": m.enabled,
+            "VirtualMachineMigrationAuthenticationType": enum_value(AUTH_TYPE, m.authentication_type.value),
+            "VirtualMachineMigrationPerformanceOption": enum_value(PERFORMANCE, m.performance_option.value),
+            "UseAnyNetworkForMigration": m.use_any_network,
+            "MaximumVirtualMachineMigrations": m.maximum_migrations,
+            "MaximumStorageMigrations": 2,
+            "NumaSpanningEnabled": True,
+            "EnableEnhancedSessionMode": False,
+        },
+    )
+
+
+def _network_object(host: HyperVHost, network: MigrationNetwork) -> PSObject:
+    return PSObject(
+        "Microsoft.HyperV.PowerShell.VMMigrationNetwork",
+        {
+            "Subnet": network.subnet,
+            "Priority": network.priority,
+            "ComputerName": env_computername(host.state),
+            "IsDeleted": False,
+        },
+    )
+
+
+def _with_migration(state: HostFacts, **changes: Any) -> HostFacts:
+    assert state.migration is not None
+    return state.model_copy(update={"migration": state.migration.model_copy(update=changes)})
+
+
+def _get_vmhost(host: HyperVHost, call: Call) -> None:
+    if _ready(host, call, GET_VMHOST):
+        call.write(vmhost_object(host.state))
+
+
+def _set_vmhost(host: HyperVHost, call: Call) -> HostFacts | None:
+    if not _ready(host, call, SET_VMHOST):
+        return None
+    p, changes = call.params, {}
+    if "VirtualMachineMigrationAuthenticationType" in p:
+        changes["authentication_type"] = AuthenticationType(p["VirtualMachineMigrationAuthenticationType"].name)
+    if "VirtualMachineMigrationPerformanceOption" in p:
+        changes["performance_option"] = PerformanceOption(p["VirtualMachineMigrationPerformanceOption"].name)
+    if "MaximumVirtualMachineMigrations" in p:
+        changes["maximum_migrations"] = p["MaximumVirtualMachineMigrations"]
+    if "UseAnyNetworkForMigration" in p:
+        changes["use_any_network"] = p["UseAnyNetworkForMigration"]
+    return _with_migration(host.state, **changes)
+
+
+def _enable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
+    if not _ready(host, call, ENABLE_MIGRATION):
+        return None
+    if not host.state.part_of_domain:
+        fail(
+            call,
+            ENABLE_MIGRATION,
+            "Failed to modify service settings: live migration cannot be enabled because computer "
+            f"'{env_computername(host.state)}' is not a member of a domain.",  # wording not verified
+            "InvalidOperation",
+            "InvalidOperation",
+            "Microsoft.HyperV.PowerShell.VirtualizationException",
+        )
+        return None
+    return _with_migration(host.state, enabled=True)
+
+
+def _disable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
+    if not _ready(host, call, DISABLE_MIGRATION):
+        return None
+    return _with_migration(host.state, enabled=False)
+
+
+def _invalid_subnet(subnet: str) -> str | None:
+    try:
+        ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        return f"The subnet '{subnet}' is not a valid IPv4 or IPv6 subnet."  # wording not verified
+    return None
+
+
+def _same_network(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_network(a, strict=False) == ipaddress.ip_network(b, strict=False)
+    except ValueError:
+        return a.lower() == b.lower()
+
+
+def _select_networks(host: HyperVHost, call: Call, spec: CmdletSpec, pattern: str | None) -> list[int]:
+    """Indexes of the networks -Subnet names (wildcards allowed); a literal that matches none is an error."""
+    networks = host.state.migration_networks
+    if pattern is None:
+        return list(range(len(networks)))
+    if any(ch in pattern for ch in "*?["):
+        return [i for i, n in enumerate(networks) if fnmatch.fnmatchcase(n.subnet.lower(), pattern.lower())]
+    found = [i for i, n in enumerate(networks) if _same_network(n.subnet, pattern)]
+    if not found:
+        fail(
+            call,
+            spec,
+            f'Hyper-V was unable to find a migration network with subnet "{pattern}".',  # not verified
+            "ObjectNotFound",
+            "ObjectNotFound",
+            "Microsoft.HyperV.PowerShell.VirtualizationException",
+        )
+    return found
+
+
+def _add_network(host: HyperVHost, call: Call) -> HostFacts | None:
+    if not _ready(host, call, ADD_NETWORK):
+        return None
+    state = host.state
+    subnet = call.params["Subnet"]
+    problem = _invalid_subnet(subnet)
+    if problem is None and any(_same_network(n.subnet, subnet) for n in state.migration_networks):
+        problem = f"The migration network '{subnet}' already exists."  # wording not verified
+    if problem:
+        fail(call, ADD_NETWORK, problem, "InvalidParameter", "InvalidArgument", "Microsoft.HyperV.PowerShell.VirtualizationException")
+        return None
+    network = MigrationNetwork(subnet=subnet, priority=call.params.get("Priority", 0))
+    call.passthru(_network_object(host, network))
+    return state.model_copy(update={"migration_networks": [*state.migration_networks, network]})
+
+
+def _remove_network(host: HyperVHost, call: Call) -> HostFacts | None:
+    if not _ready(host, call, REMOVE_NETWORK):
+        return None
+    state = host.state
+    drop = set(_select_networks(host, call, REMOVE_NETWORK, call.params["Subnet"]))
+    for i in sorted(drop):
+        call.passthru(_network_object(host, state.migration_networks[i]))
+    kept = [n for i, n in enumerate(state.migration_networks) if i not in drop]
+    return state.model_copy(update={"migration_networks": kept})
+
+
+def _set_network(host: HyperVHost, call: Call) -> HostFacts | None:
+    if not _ready(host, call, SET_NETWORK):
+        return None
+    state = host.state
+    new_subnet = call.params.get("NewSubnet")
+    if new_subnet is not None and (problem := _invalid_subnet(new_subnet)):
+        fail(call, SET_NETWORK, problem, "InvalidParameter", "InvalidArgument", "Microsoft.HyperV.PowerShell.VirtualizationException")
+        return None
+    chosen = set(_select_networks(host, call, SET_NETWORK, call.params["Subnet"]))
+    networks = list(state.migration_networks)
+    for i in sorted(chosen):
+        changes: dict[str, Any] = {"subnet": new_subnet} if new_subnet is not None else {}
+        if "NewPriority" in call.params:
+            changes["priority"] = call.params["NewPriority"]
+        networks[i] = networks[i].model_copy(update=changes)
+        call.passthru(_network_object(host, networks[i]))
+    return state.model_copy(update={"migration_networks": networks})
+
+
+def _get_networks(host: HyperVHost, call: Call) -> None:
+    if not _ready(host, call, GET_NETWORK):
+        return
+    pattern = call.params.get("Subnet")
+    for n in host.state.migration_networks:
+        if pattern is None or fnmatch.fnmatchcase(n.subnet.lower(), pattern.lower()):
+            call.write(_network_object(host, n))
+
+
+class _Version(PSObject):
+    """System.Version: [string] of it is '9.0'."""
+
+    def __init__(self, text: str):
+        major, _, minor = text.partition(".")
+        super().__init__("System.Version", {"Major": int(major), "Minor": int(minor or 0), "Build": -1, "Revision": -1})
+        self.text = text
+
+    def to_string(self) -> str:
+        return self.text
+
+
+def _supported_versions(host: HyperVHost, call: Call) -> None:
+    if not _ready(host, call, SUPPORTED_VERSIONS):
+        return
+    versions = host.state.supported_versions
+    for version in versions:
+        call.write(
+            PSObject(
+                "Microsoft.HyperV.PowerShell.VMHostSupportedVersion",
+                {"Name": f"Microsoft Windows Server configuration version {version}", "Version": _Version(version), "IsDefault": version == versions[-1]},
+            )
+        )
+
+
+def _vm_objects(host: HyperVHost) -> list[PSObject]:
+    out = []
+    for vm in host.state.vms:
+        running = vm.state == "Running"
+        adapters = [
+            PSObject(
+                "Microsoft.HyperV.PowerShell.VMNetworkAdapter",
+                {"Name": "Network Adapter", "VMName": vm.name, "SwitchName": switch or None, "Connected": bool(switch)},
+            )
+            for switch in (vm.switches or [])
+        ]
+        obj = PSObject(
+            "Microsoft.HyperV.PowerShell.VirtualMachine",
+            {
+                "Name": vm.name,
+                "VMName": vm.name,
+                "State": enum_value(VM_STATE, vm.state),
+                "Version": vm.version,
+                "Generation": 2,
+                "MemoryAssigned": vm.memory_bytes if running else 0,
+                "MemoryStartup": vm.memory_bytes,
+                "ProcessorCount": 2,
+                "NetworkAdapters": adapters,
+                "ComputerName": env_computername(host.state),
+            },
+        )
+        obj.lab_processor_compatibility = vm.processor_compatibility  # type: ignore[attr-defined]
+        out.append(obj)
+    return out
+
+
+def _get_vm(host: HyperVHost, call: Call) -> None:
+    if not _ready(host, call, GET_VM):
+        return
+    names = call.params.get("Name")
+    for vm in _vm_objects(host):
+        if names is None or any(fnmatch.fnmatchcase(str(vm.get("Name")).lower(), n.lower()) for n in names):
+            call.write(vm)
+
+
+def _get_processor(host: HyperVHost, call: Call) -> None:
+    if not _ready(host, call, GET_PROCESSOR):
+        return
+    vms = call.params.get("VM")
+    for vm in vms if isinstance(vms, list) else [vms]:
+        if not isinstance(vm, PSObject) or vm.type_name != "Microsoft.HyperV.PowerShell.VirtualMachine":
+            fail(call, GET_PROCESSOR, "The VM parameter needs a virtual machine object.", "InvalidParameter", "InvalidArgument", "System.ArgumentException")  # wording not verified
+            continue
+        call.write(
+            PSObject(
+                "Microsoft.HyperV.PowerShell.VMProcessor",
+                {
+                    "VMName": vm.get("Name"),
+                    "Count": vm.get("ProcessorCount"),
+                    "CompatibilityForMigrationEnabled": getattr(vm, "lab_processor_compatibility", False),
+                    "CompatibilityForOlderOperatingSystemsEnabled": False,
+                },
+            )
+        )
+
+
+def _get_switch(host: HyperVHost, call: Call) -> None:
+    if not _ready(host, call, GET_SWITCH):
+        return
+    for s in host.state.switches:
+        call.write(
+            PSObject(
+                "Microsoft.HyperV.PowerShell.VMSwitch",
+                {"Name": s.name, "SwitchType": enum_value(SWITCH_TYPE, s.switch_type), "ComputerName": env_computername(host.state)},
+            )
+        )
+
+
+# Parameters as the Windows Server 2022 help lists them; unmodelled ones make an error, not a no-op.
+_HOST_TARGET = (
+    Param("ComputerName", "strings", position=0),
+    Param("Credential", "string", position=1, modelled=False),
+    *unmodelled("CimSession"),
+)
+_NETWORK_TARGET = (Param("ComputerName", "strings"), *unmodelled("Credential", "CimSession"))
+_VMHOST_SETTINGS = unmodelled(
+    "MaximumStorageMigrations", "ResourceMeteringSaveInterval", "VirtualHardDiskPath", "VirtualMachinePath",
+    "MacAddressMaximum", "MacAddressMinimum", "FibreChannelWwnn", "FibreChannelWwpnMaximum",
+    "FibreChannelWwpnMinimum", "NumaSpanningEnabled", "EnableEnhancedSessionMode",
+)  # fmt: skip
+_MIGRATION_SWITCH = (Param("Passthru", "switch"), *_HOST_TARGET)
+
+GET_VMHOST = _spec("Get-VMHost", *_HOST_TARGET, should_process=False)
+SET_VMHOST = _spec(
+    "Set-VMHost",
+    *_HOST_TARGET,
+    Param("MaximumVirtualMachineMigrations", "uint32"),
+    Param("VirtualMachineMigrationAuthenticationType", f"enum:{AUTH_TYPE}"),
+    Param("UseAnyNetworkForMigration", "bool"),
+    Param("VirtualMachineMigrationPerformanceOption", f"enum:{PERFORMANCE}"),
+    *_VMHOST_SETTINGS,
+    Param("Passthru", "switch"),
+)
+ENABLE_MIGRATION = _spec("Enable-VMMigration", *_MIGRATION_SWITCH)
+DISABLE_MIGRATION = _spec("Disable-VMMigration", *_MIGRATION_SWITCH)
+ADD_NETWORK = _spec(
+    "Add-VMMigrationNetwork",
+    Param("Subnet", "string", position=0, mandatory=True),
+    Param("Priority", "uint32", position=1),
+    Param("Passthru", "switch"),
+    *_NETWORK_TARGET,
+)
+REMOVE_NETWORK = _spec(
+    "Remove-VMMigrationNetwork",
+    Param("Subnet", "string", position=0, mandatory=True),
+    Param("Passthru", "switch"),
+    *_NETWORK_TARGET,
+)
+SET_NETWORK = _spec(
+    "Set-VMMigrationNetwork",
+    Param("Subnet", "string", position=0, mandatory=True),
+    Param("NewSubnet", "string", position=1),
+    Param("NewPriority", "uint32"),
+    Param("Passthru", "switch"),
+    *_NETWORK_TARGET,
+)
+GET_NETWORK = _spec("Get-VMMigrationNetwork", Param("Subnet", "string", position=0), *_NETWORK_TARGET, should_process=False)
+SUPPORTED_VERSIONS = _spec("Get-VMHostSupportedVersion", Param("Default", "switch"), *_HOST_TARGET[:1], *unmodelled("CimSession", "Credential"), should_process=False)
+GET_VM = _spec("Get-VM", Param("Name", "strings", position=0, aliases=("VMName",)), Param("ComputerName", "strings"), *unmodelled("Id", "ClusterObject", "CimSession", "Credential"), should_process=False)
+GET_PROCESSOR = _spec("Get-VMProcessor", Param("VM", "objects", position=0, pipeline=True), *unmodelled("VMName", "VMSnapshot", "ComputerName", "CimSession", "Credential"), should_process=False)
+GET_SWITCH = _spec("Get-VMSwitch", *unmodelled("Name", "Id", "SwitchType", "ComputerName", "CimSession", "Credential", "ResourcePoolName"), should_process=False)
+
+
+def _passthru_vmhost(handler: Any) -> Any:
+    """Set-VMHost, Enable- and Disable-VMMigration -Passthru write the host as it is after the change."""
+
+    def run(host: HyperVHost, call: Call) -> HostFacts | None:
+        changed = handler(host, call)
+        if changed is not None:
+            call.passthru(vmhost_object(changed))
+        return changed
+
+    return run
+
+
+CMDLETS = table(
+    LabCmdlet(GET_VMHOST, _get_vmhost, "Hyper-V"),
+    LabCmdlet(SET_VMHOST, _passthru_vmhost(_set_vmhost), "Hyper-V"),
+    LabCmdlet(ENABLE_MIGRATION, _passthru_vmhost(_enable_migration), "Hyper-V"),
+    LabCmdlet(DISABLE_MIGRATION, _passthru_vmhost(_disable_migration), "Hyper-V"),
+    LabCmdlet(ADD_NETWORK, _add_network, "Hyper-V"),
+    LabCmdlet(REMOVE_NETWORK, _remove_network, "Hyper-V"),
+    LabCmdlet(SET_NETWORK, _set_network, "Hyper-V"),
+    LabCmdlet(GET_NETWORK, _get_networks, "Hyper-V"),
+    LabCmdlet(SUPPORTED_VERSIONS, _supported_versions, "Hyper-V"),
+    LabCmdlet(GET_VM, _get_vm, "Hyper-V"),
+    LabCmdlet(GET_PROCESSOR, _get_processor, "Hyper-V"),
+    LabCmdlet(GET_SWITCH, _get_switch, "Hyper-V"),
+)
