@@ -46,7 +46,14 @@ class _HostCmdlet:
         denied = host.denied.get(self.spec.name)
         if denied is not None:
             # Ids and categories as an access check failing in the cmdlet (not verified per cmdlet).
-            fail(call, self.spec, denied, "AccessDenied", "PermissionDenied", "System.UnauthorizedAccessException")
+            fail(
+                call,
+                self.spec,
+                denied,
+                "AccessDenied",
+                "PermissionDenied",
+                "System.UnauthorizedAccessException",
+            )
             return
         _refuse_other_computers(host, call.params.get("ComputerName"))
         changed = self.cmdlet.handler(host, call)
@@ -127,10 +134,18 @@ class HyperVHost:
 
     def identity(self) -> PSObject:
         session = self._state.session
-        groups = [PSObject("System.Security.Principal.SecurityIdentifier", {"Value": sid}) for sid in session.group_sids]
+        groups = [
+            PSObject("System.Security.Principal.SecurityIdentifier", {"Value": sid})
+            for sid in session.group_sids
+        ]
         return PSObject(
             "System.Security.Principal.WindowsIdentity",
-            {"Name": session.user, "Groups": groups, "AuthenticationType": "Kerberos", "IsAuthenticated": True},
+            {
+                "Name": session.user,
+                "Groups": groups,
+                "AuthenticationType": "Kerberos",
+                "IsAuthenticated": True,
+            },
         )
 
     def connect(self, address: str, port: int) -> str:
@@ -174,7 +189,7 @@ class LabNetwork:
         return None
 
     def connect(self, address: str, port: int) -> str:
-        """"open", "refused" (the firewall lets it in, nothing listens) or "dropped" (no host, or
+        """ "open", "refused" (the firewall lets it in, nothing listens) or "dropped" (no host, or
         the firewall drops it: the connect never answers)."""
         host = self.owner(address)
         if host is None:
@@ -184,7 +199,11 @@ class LabNetwork:
         rule = state.firewall_rule
         if port == MIGRATION_PORT:
             allowed = firewall_off or (rule is not None and rule.enabled and rule.action.lower() == "allow")
-            listening = state.migration is not None and state.migration.enabled and state.hyperv.vmms_status == "Running"
+            listening = (
+                state.migration is not None
+                and state.migration.enabled
+                and state.hyperv.vmms_status == "Running"
+            )
         elif port == SMB_PORT:
             allowed = True  # File and Printer Sharing (SMB-In) is on wherever the Server service runs
             listening = host.smb_server_running

@@ -28,7 +28,9 @@ class LabCmdlet:
     module: str  # the Windows module that provides it: Hyper-V, NetSecurity, ...
 
 
-def fail(call: Call, spec: CmdletSpec, message: str, error_id: str, category: str, exception: str, **extra: Any) -> None:
+def fail(
+    call: Call, spec: CmdletSpec, message: str, error_id: str, category: str, exception: str, **extra: Any
+) -> None:
     """A non-terminating error of a lab cmdlet, with its id as PowerShell composes it."""
     call.error(record(message, f"{error_id},{spec.implementing_type}", category, exception, **extra))
 

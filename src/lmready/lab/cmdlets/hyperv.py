@@ -70,7 +70,14 @@ def _ready(host: HyperVHost, call: Call, spec: CmdletSpec) -> bool:
         )
     else:
         return True
-    fail(call, spec, message, "InvalidState", "InvalidOperation", "Microsoft.HyperV.PowerShell.VirtualizationException")
+    fail(
+        call,
+        spec,
+        message,
+        "InvalidState",
+        "InvalidOperation",
+        "Microsoft.HyperV.PowerShell.VirtualizationException",
+    )
     return False
 
 
@@ -127,7 +134,9 @@ def _set_vmhost(host: HyperVHost, call: Call) -> HostFacts | None:
         return None
     p, changes = call.params, {}
     if "VirtualMachineMigrationAuthenticationType" in p:
-        changes["authentication_type"] = AuthenticationType(p["VirtualMachineMigrationAuthenticationType"].name)
+        changes["authentication_type"] = AuthenticationType(
+            p["VirtualMachineMigrationAuthenticationType"].name
+        )
     if "VirtualMachineMigrationPerformanceOption" in p:
         changes["performance_option"] = PerformanceOption(p["VirtualMachineMigrationPerformanceOption"].name)
     if "MaximumVirtualMachineMigrations" in p:
@@ -204,7 +213,14 @@ def _add_network(host: HyperVHost, call: Call) -> HostFacts | None:
     if problem is None and any(_same_network(n.subnet, subnet) for n in state.migration_networks):
         problem = f"The migration network '{subnet}' already exists."  # wording not verified
     if problem:
-        fail(call, ADD_NETWORK, problem, "InvalidParameter", "InvalidArgument", "Microsoft.HyperV.PowerShell.VirtualizationException")
+        fail(
+            call,
+            ADD_NETWORK,
+            problem,
+            "InvalidParameter",
+            "InvalidArgument",
+            "Microsoft.HyperV.PowerShell.VirtualizationException",
+        )
         return None
     network = MigrationNetwork(subnet=subnet, priority=call.params.get("Priority", 0))
     call.passthru(_network_object(host, network))
@@ -228,7 +244,14 @@ def _set_network(host: HyperVHost, call: Call) -> HostFacts | None:
     state = host.state
     new_subnet = call.params.get("NewSubnet")
     if new_subnet is not None and (problem := _invalid_subnet(new_subnet)):
-        fail(call, SET_NETWORK, problem, "InvalidParameter", "InvalidArgument", "Microsoft.HyperV.PowerShell.VirtualizationException")
+        fail(
+            call,
+            SET_NETWORK,
+            problem,
+            "InvalidParameter",
+            "InvalidArgument",
+            "Microsoft.HyperV.PowerShell.VirtualizationException",
+        )
         return None
     chosen = set(_select_networks(host, call, SET_NETWORK, call.params["Subnet"]))
     networks = list(state.migration_networks)
@@ -255,7 +278,9 @@ class _Version(PSObject):
 
     def __init__(self, text: str):
         major, _, minor = text.partition(".")
-        super().__init__("System.Version", {"Major": int(major), "Minor": int(minor or 0), "Build": -1, "Revision": -1})
+        super().__init__(
+            "System.Version", {"Major": int(major), "Minor": int(minor or 0), "Build": -1, "Revision": -1}
+        )
         self.text = text
 
     def to_string(self) -> str:
@@ -270,7 +295,11 @@ def _supported_versions(host: HyperVHost, call: Call) -> None:
         call.write(
             PSObject(
                 "Microsoft.HyperV.PowerShell.VMHostSupportedVersion",
-                {"Name": f"Microsoft Windows Server configuration version {version}", "Version": _Version(version), "IsDefault": version == versions[-1]},
+                {
+                    "Name": f"Microsoft Windows Server configuration version {version}",
+                    "Version": _Version(version),
+                    "IsDefault": version == versions[-1],
+                },
             )
         )
 
@@ -282,7 +311,12 @@ def _vm_objects(host: HyperVHost) -> list[PSObject]:
         adapters = [
             PSObject(
                 "Microsoft.HyperV.PowerShell.VMNetworkAdapter",
-                {"Name": "Network Adapter", "VMName": vm.name, "SwitchName": switch or None, "Connected": bool(switch)},
+                {
+                    "Name": "Network Adapter",
+                    "VMName": vm.name,
+                    "SwitchName": switch or None,
+                    "Connected": bool(switch),
+                },
             )
             for switch in (vm.switches or [])
         ]
@@ -321,7 +355,14 @@ def _get_processor(host: HyperVHost, call: Call) -> None:
     vms = call.params.get("VM")
     for vm in vms if isinstance(vms, list) else [vms]:
         if not isinstance(vm, PSObject) or vm.type_name != "Microsoft.HyperV.PowerShell.VirtualMachine":
-            fail(call, GET_PROCESSOR, "The VM parameter needs a virtual machine object.", "InvalidParameter", "InvalidArgument", "System.ArgumentException")  # wording not verified
+            fail(
+                call,
+                GET_PROCESSOR,
+                "The VM parameter needs a virtual machine object.",
+                "InvalidParameter",
+                "InvalidArgument",
+                "System.ArgumentException",
+            )  # wording not verified
             continue
         call.write(
             PSObject(
@@ -343,7 +384,11 @@ def _get_switch(host: HyperVHost, call: Call) -> None:
         call.write(
             PSObject(
                 "Microsoft.HyperV.PowerShell.VMSwitch",
-                {"Name": s.name, "SwitchType": enum_value(SWITCH_TYPE, s.switch_type), "ComputerName": env_computername(host.state)},
+                {
+                    "Name": s.name,
+                    "SwitchType": enum_value(SWITCH_TYPE, s.switch_type),
+                    "ComputerName": env_computername(host.state),
+                },
             )
         )
 
@@ -396,11 +441,34 @@ SET_NETWORK = _spec(
     Param("Passthru", "switch"),
     *_NETWORK_TARGET,
 )
-GET_NETWORK = _spec("Get-VMMigrationNetwork", Param("Subnet", "string", position=0), *_NETWORK_TARGET, should_process=False)
-SUPPORTED_VERSIONS = _spec("Get-VMHostSupportedVersion", Param("Default", "switch"), *_HOST_TARGET[:1], *unmodelled("CimSession", "Credential"), should_process=False)
-GET_VM = _spec("Get-VM", Param("Name", "strings", position=0, aliases=("VMName",)), Param("ComputerName", "strings"), *unmodelled("Id", "ClusterObject", "CimSession", "Credential"), should_process=False)
-GET_PROCESSOR = _spec("Get-VMProcessor", Param("VM", "objects", position=0, pipeline=True), *unmodelled("VMName", "VMSnapshot", "ComputerName", "CimSession", "Credential"), should_process=False)
-GET_SWITCH = _spec("Get-VMSwitch", *unmodelled("Name", "Id", "SwitchType", "ComputerName", "CimSession", "Credential", "ResourcePoolName"), should_process=False)
+GET_NETWORK = _spec(
+    "Get-VMMigrationNetwork", Param("Subnet", "string", position=0), *_NETWORK_TARGET, should_process=False
+)
+SUPPORTED_VERSIONS = _spec(
+    "Get-VMHostSupportedVersion",
+    Param("Default", "switch"),
+    *_HOST_TARGET[:1],
+    *unmodelled("CimSession", "Credential"),
+    should_process=False,
+)
+GET_VM = _spec(
+    "Get-VM",
+    Param("Name", "strings", position=0, aliases=("VMName",)),
+    Param("ComputerName", "strings"),
+    *unmodelled("Id", "ClusterObject", "CimSession", "Credential"),
+    should_process=False,
+)
+GET_PROCESSOR = _spec(
+    "Get-VMProcessor",
+    Param("VM", "objects", position=0, pipeline=True),
+    *unmodelled("VMName", "VMSnapshot", "ComputerName", "CimSession", "Credential"),
+    should_process=False,
+)
+GET_SWITCH = _spec(
+    "Get-VMSwitch",
+    *unmodelled("Name", "Id", "SwitchType", "ComputerName", "CimSession", "Credential", "ResourcePoolName"),
+    should_process=False,
+)
 
 
 def _passthru_vmhost(handler: Any) -> Any:

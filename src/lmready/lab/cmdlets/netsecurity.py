@@ -29,7 +29,8 @@ register_enum(ENABLED, {"True": 1, "False": 2})
 register_enum(ACTION, {"NotConfigured": 0, "Allow": 2, "Block": 4})
 register_enum(DIRECTION, {"Inbound": 1, "Outbound": 2})
 register_enum(
-    STORE_TYPE, {"None": 0, "Local": 1, "GroupPolicy": 2, "Dynamic": 3, "Generated": 4, "Hardcoded": 5, "MDM": 6}
+    STORE_TYPE,
+    {"None": 0, "Local": 1, "GroupPolicy": 2, "Dynamic": 3, "Generated": 4, "Hardcoded": 5, "MDM": 6},
 )
 register_enum(GPO_BOOLEAN, {"False": 0, "True": 1, "NotConfigured": 2})
 _CIM = "Microsoft.Management.Infrastructure.CimInstance#root/standardcimv2/{}"
@@ -53,7 +54,9 @@ def rule_object(rule: FirewallRule) -> PSObject:
             "Direction": enum_value(DIRECTION, "Inbound"),
             "Action": enum_value(ACTION, rule.action),
             "PolicyStoreSourceType": enum_value(STORE_TYPE, rule.source) if rule.source else None,
-            "PrimaryStatus": EnumValue("Microsoft.PowerShell.Cmdletization.GeneratedTypes.NetSecurity.PrimaryStatus", "OK", 1),
+            "PrimaryStatus": EnumValue(
+                "Microsoft.PowerShell.Cmdletization.GeneratedTypes.NetSecurity.PrimaryStatus", "OK", 1
+            ),
         },
     )
 
@@ -65,7 +68,9 @@ def _rule_selected(host: HyperVHost, call: Call, spec: CmdletSpec) -> bool:
     if names is None and display is None:
         raise NotModelled(f"every firewall rule ({spec.name} without -Name or -DisplayName)")
     prop, wanted, actual = (
-        ("Name", names, FIREWALL_RULE) if names is not None else ("DisplayName", display, FIREWALL_DISPLAY_NAME)
+        ("Name", names, FIREWALL_RULE)
+        if names is not None
+        else ("DisplayName", display, FIREWALL_DISPLAY_NAME)
     )
     selected = False
     for value in wanted:
@@ -141,7 +146,9 @@ DISABLE_RULE = _spec("Disable-NetFirewallRule", *_SELECT, Param("PassThru", "swi
 GET_PROFILE = _spec(
     "Get-NetFirewallProfile",
     Param("PolicyStore", "string"),
-    *unmodelled("Name", "All", "AssociatedNetFirewallRule", "GPOSession", "CimSession", "ThrottleLimit", "AsJob"),
+    *unmodelled(
+        "Name", "All", "AssociatedNetFirewallRule", "GPOSession", "CimSession", "ThrottleLimit", "AsJob"
+    ),
     should_process=False,
 )
 

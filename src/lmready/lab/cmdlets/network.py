@@ -49,7 +49,11 @@ def _rdma(host: HyperVHost, call: Call) -> None:
     call.write(
         PSObject(
             _CIM.format("MSFT_NetAdapterRdmaSettingData"),
-            {"Name": "Ethernet 1", "InterfaceDescription": "Lab Virtual Adapter", "Enabled": host.state.smb.rdma_enabled},
+            {
+                "Name": "Ethernet 1",
+                "InterfaceDescription": "Lab Virtual Adapter",
+                "Enabled": host.state.smb.rdma_enabled,
+            },
         )
     )
 
@@ -73,9 +77,21 @@ CMDLETS = table(
         _spec(
             "Get-NetIPAddress",
             *unmodelled(
-                "IPAddress", "InterfaceIndex", "InterfaceAlias", "AddressFamily", "Type", "PrefixLength",
-                "PrefixOrigin", "SuffixOrigin", "AddressState", "ValidLifetime", "PreferredLifetime",
-                "SkipAsSource", "AssociatedIPInterface", "PolicyStore", "IncludeAllCompartments",
+                "IPAddress",
+                "InterfaceIndex",
+                "InterfaceAlias",
+                "AddressFamily",
+                "Type",
+                "PrefixLength",
+                "PrefixOrigin",
+                "SuffixOrigin",
+                "AddressState",
+                "ValidLifetime",
+                "PreferredLifetime",
+                "SkipAsSource",
+                "AssociatedIPInterface",
+                "PolicyStore",
+                "IncludeAllCompartments",
             ),
             *_CIM_COMMON,
         ),
@@ -83,7 +99,9 @@ CMDLETS = table(
         "NetTCPIP",
     ),
     LabCmdlet(
-        _spec("Get-NetAdapterRdma", *unmodelled("Name", "InterfaceDescription", "IncludeHidden"), *_CIM_COMMON),
+        _spec(
+            "Get-NetAdapterRdma", *unmodelled("Name", "InterfaceDescription", "IncludeHidden"), *_CIM_COMMON
+        ),
         _rdma,
         "NetAdapter",
     ),

@@ -22,9 +22,19 @@ INSTALL_STATE = "Microsoft.Windows.ServerManager.Commands.InstallState"  # membe
 NATIVE_ERROR = "Microsoft.Management.Infrastructure.NativeErrorCode"
 register_enum(
     SERVICE_STATUS,
-    {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "ContinuePending": 5, "PausePending": 6, "Paused": 7},
+    {
+        "Stopped": 1,
+        "StartPending": 2,
+        "StopPending": 3,
+        "Running": 4,
+        "ContinuePending": 5,
+        "PausePending": 6,
+        "Paused": 7,
+    },
 )
-register_enum(INSTALL_STATE, {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3, "UninstallPending": 4})
+register_enum(
+    INSTALL_STATE, {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3, "UninstallPending": 4}
+)
 _CIMV2 = "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/{}"
 _CIM_COMMAND = "Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand"
 MSV1_0 = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\MSV1_0"
@@ -66,7 +76,12 @@ def _cim_class(host: HyperVHost, class_name: str) -> PSObject | None:
     if key == "win32_processor":
         return PSObject(
             _CIMV2.format("Win32_Processor"),
-            {"DeviceID": "CPU0", "Manufacturer": state.cpu.vendor, "Name": state.cpu.model, "NumberOfCores": 8},
+            {
+                "DeviceID": "CPU0",
+                "Manufacturer": state.cpu.vendor,
+                "Name": state.cpu.model,
+                "NumberOfCores": 8,
+            },
         )
     return None
 
@@ -76,7 +91,14 @@ def _get_cim(host: HyperVHost, call: Call) -> None:
     namespace = call.params.get("Namespace", "root\\cimv2").lower().replace("/", "\\")
     denied = host.denied.get(class_name)
     if denied is not None:
-        fail(call, GET_CIM, denied, "HRESULT 0x80041003", "PermissionDenied", "Microsoft.Management.Infrastructure.CimException")
+        fail(
+            call,
+            GET_CIM,
+            denied,
+            "HRESULT 0x80041003",
+            "PermissionDenied",
+            "Microsoft.Management.Infrastructure.CimException",
+        )
         return
     if namespace == "root\\microsoft\\windows\\deviceguard":
         if class_name.lower() != "win32_deviceguard":
@@ -96,7 +118,11 @@ def _get_cim(host: HyperVHost, call: Call) -> None:
         call.write(
             PSObject(
                 "Microsoft.Management.Infrastructure.CimInstance#root/Microsoft/Windows/DeviceGuard/Win32_DeviceGuard",
-                {"SecurityServicesRunning": running, "SecurityServicesConfigured": running, "VirtualizationBasedSecurityStatus": 2 if running else 0},
+                {
+                    "SecurityServicesRunning": running,
+                    "SecurityServicesConfigured": running,
+                    "VirtualizationBasedSecurityStatus": 2 if running else 0,
+                },
             )
         )
         return
@@ -111,7 +137,11 @@ def _get_cim(host: HyperVHost, call: Call) -> None:
 def _features(host: HyperVHost, call: Call) -> None:
     installed = {
         "hyper-v": ("Hyper-V", "Hyper-V", host.state.hyperv.feature_installed),
-        "hyper-v-powershell": ("Hyper-V-PowerShell", "Hyper-V Module for Windows PowerShell", host.state.hyperv.powershell_module),
+        "hyper-v-powershell": (
+            "Hyper-V-PowerShell",
+            "Hyper-V Module for Windows PowerShell",
+            host.state.hyperv.powershell_module,
+        ),
     }
     for name in call.params.get("Name") or list(installed):
         found = installed.get(name.lower())
@@ -234,8 +264,17 @@ _CIM_PARAMS = (
     Param("ClassName", "string", position=0, mandatory=True),
     Param("Namespace", "string"),
     *unmodelled(
-        "Filter", "Query", "QueryDialect", "ComputerName", "CimSession", "Property", "KeyOnly", "Shallow",
-        "OperationTimeoutSec", "ResourceUri", "InputObject",
+        "Filter",
+        "Query",
+        "QueryDialect",
+        "ComputerName",
+        "CimSession",
+        "Property",
+        "KeyOnly",
+        "Shallow",
+        "OperationTimeoutSec",
+        "ResourceUri",
+        "InputObject",
     ),
 )
 GET_CIM = CmdletSpec("Get-CimInstance", _CIM_PARAMS, _CIM_COMMAND)
@@ -258,7 +297,12 @@ GET_ITEM_PROPERTY = CmdletSpec(
 )
 TEST_PATH = CmdletSpec(
     "Test-Path",
-    (*_PATHS, *unmodelled("Filter", "Include", "Exclude", "PathType", "IsValid", "Credential", "OlderThan", "NewerThan")),
+    (
+        *_PATHS,
+        *unmodelled(
+            "Filter", "Include", "Exclude", "PathType", "IsValid", "Credential", "OlderThan", "NewerThan"
+        ),
+    ),
     "Microsoft.PowerShell.Commands.TestPathCommand",
 )
 
@@ -267,7 +311,10 @@ CMDLETS = table(
     LabCmdlet(
         CmdletSpec(
             "Get-WindowsFeature",
-            (Param("Name", "strings", position=0), *unmodelled("Vhd", "ComputerName", "Credential", "LogPath")),
+            (
+                Param("Name", "strings", position=0),
+                *unmodelled("Vhd", "ComputerName", "Credential", "LogPath"),
+            ),
             "Microsoft.Windows.ServerManager.Commands.GetWindowsFeatureCommand",
         ),
         _features,

@@ -115,7 +115,9 @@ def resolve(spec: CmdletSpec, written: str) -> Param:
         return matches[0]
     if not matches:
         raise binding_error(
-            spec, "NamedParameterNotFound", f"A parameter cannot be found that matches parameter name '{written}'."
+            spec,
+            "NamedParameterNotFound",
+            f"A parameter cannot be found that matches parameter name '{written}'.",
         )
     raise binding_error(
         spec,
@@ -172,7 +174,9 @@ def bind(spec: CmdletSpec, arguments: list[Argument], has_input: bool = False) -
             )
         bound[slot.name] = _checked(spec, slot, value)
     missing = [
-        p.name for p in spec.all_params if p.mandatory and p.name not in bound and not (p.pipeline and has_input)
+        p.name
+        for p in spec.all_params
+        if p.mandatory and p.name not in bound and not (p.pipeline and has_input)
     ]
     if missing:
         raise binding_error(
@@ -226,7 +230,9 @@ def convert(param: Param, value: Any) -> Any:
     if kind == "string":
         text = to_string(value)
         if param.mandatory and text == "":
-            raise ConversionError(f"Cannot bind argument to parameter '{param.name}' because it is an empty string.")
+            raise ConversionError(
+                f"Cannot bind argument to parameter '{param.name}' because it is an empty string."
+            )
         return text
     if kind in ("bool", "switch"):
         if value is None or isinstance(value, bool | int | float):

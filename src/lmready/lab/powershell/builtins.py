@@ -176,9 +176,11 @@ def _sort(call: Call) -> None:
 def _measure(call: Call) -> None:
     prop = call.params.get("Property")
     values = [get_member(i, prop[0]) if prop else i for i in _input(call)]
-    numbers = [to_double(v) for v in values if v is not None] if any(
-        call.params.get(k) for k in ("Sum", "Average", "Maximum", "Minimum")
-    ) else []
+    numbers = (
+        [to_double(v) for v in values if v is not None]
+        if any(call.params.get(k) for k in ("Sum", "Average", "Maximum", "Minimum"))
+        else []
+    )
     call.out.append(
         PSObject(
             "Microsoft.PowerShell.Commands.GenericMeasureInfo",
@@ -331,11 +333,17 @@ BUILTINS: dict[str, Builtin] = {
             _to_json,
         ),
         Builtin(
-            _spec("ConvertFrom-Json", Param("InputObject", "string", position=0, mandatory=True, pipeline=True)),
+            _spec(
+                "ConvertFrom-Json", Param("InputObject", "string", position=0, mandatory=True, pipeline=True)
+            ),
             _from_json,
         ),
         Builtin(
-            _spec("Write-Output", Param("InputObject", "objects", position=0, pipeline=True), Param("NoEnumerate", "switch")),
+            _spec(
+                "Write-Output",
+                Param("InputObject", "objects", position=0, pipeline=True),
+                Param("NoEnumerate", "switch"),
+            ),
             _write_output,
         ),
         Builtin(_spec("Write-Error", Param("Message", "string", position=0, mandatory=True)), _write_error),

@@ -53,7 +53,7 @@ _FULL_NAMES = {
 
 def full_name(name: str) -> str:
     lowered = name.lower().removeprefix("system.")
-    return _FULL_NAMES.get(lowered, name if name.lower().startswith("system.") or "." in name else name)
+    return _FULL_NAMES.get(lowered, name)
 
 
 class DotNetError(Exception):
@@ -82,9 +82,7 @@ def type_ref(name: str) -> TypeRef:
 
 
 def _unknown_type(name: str) -> PSError:
-    return PSError(
-        record(f"Unable to find type [{name}].", "TypeNotFound", "InvalidOperation", target=name)
-    )
+    return PSError(record(f"Unable to find type [{name}].", "TypeNotFound", "InvalidOperation", target=name))
 
 
 def static_member(runtime: Runtime, target: Any, name: str) -> Any:
@@ -169,7 +167,11 @@ class ConnectTask(PSObject):
                 "IsFaulted": self.faulted,
                 "IsCanceled": False,
                 "Exception": exception,
-                "Status": "Faulted" if self.faulted else "RanToCompletion" if self.completed else "WaitingForActivation",
+                "Status": "Faulted"
+                if self.faulted
+                else "RanToCompletion"
+                if self.completed
+                else "WaitingForActivation",
             },
         )
 
@@ -230,7 +232,7 @@ def new_object(runtime: Runtime, type_name: str, args: list[Any]) -> Any:
         return PSCustomObject({})
     raise PSError(
         record(
-            f'Cannot find type [{type_name}]: verify that the assembly containing this type is loaded.',
+            f"Cannot find type [{type_name}]: verify that the assembly containing this type is loaded.",
             "TypeNotFound,Microsoft.PowerShell.Commands.NewObjectCommand",
             "InvalidType",
             "System.Management.Automation.PSArgumentException",
@@ -300,9 +302,8 @@ def convert_to(type_name: str, value: Any) -> Any:
             raise ConversionError(
                 f'Cannot convert value "{to_string(value)}" to type "System.Net.IPAddress". Error: "{exc}"'
             ) from None
-    if lowered == "system.threading.tasks.task":
-        if isinstance(value, ConnectTask):
-            return value
+    if lowered == "system.threading.tasks.task" and isinstance(value, ConnectTask):
+        return value
     if type_name_of(value).lower() == lowered:
         return value
     raise ConversionError(f"Unable to find type [{type_name}].")
@@ -393,6 +394,4 @@ def ps_version_table() -> Hashtable:
     """$PSVersionTable of Windows PowerShell 5.1 on Windows Server 2022."""
     version = PSObject("System.Version", {"Major": 5, "Minor": 1, "Build": 20348, "Revision": 1})
     version.to_string = lambda: "5.1.20348.1"  # type: ignore[method-assign]
-    return Hashtable(
-        [("PSVersion", version), ("PSEdition", "Desktop"), ("CLRVersion", "4.0.30319.42000")]
-    )
+    return Hashtable([("PSVersion", version), ("PSEdition", "Desktop"), ("CLRVersion", "4.0.30319.42000")])

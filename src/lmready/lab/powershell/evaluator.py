@@ -118,7 +118,7 @@ class Machine(Protocol):
 
 
 class Scope:
-    __slots__ = ("vars", "parent", "functions")
+    __slots__ = ("functions", "parent", "vars")
 
     def __init__(self, parent: Scope | None):
         self.vars: dict[str, Any] = {}
@@ -168,6 +168,9 @@ class Runtime:
         )
         self.scope = self.global_scope
         self.try_depth = 0
+        # (type, property) of every read of a property the object does not have: PowerShell gives
+        # $null, and the tests that tie the scripts to the metadata look here.
+        self.missing_properties: list[tuple[str, str]] = []
 
     # --- entry point --------------------------------------------------------------------------
 
@@ -343,9 +346,7 @@ class Runtime:
             if isinstance(value, ErrorRecord):
                 raise PSError(value, script_terminating=True)
             message = to_string(value) if value is not None else "ScriptHalted"
-            raise PSError(
-                record(message, message, "OperationStopped", target=value), script_terminating=True
-            )
+            raise PSError(record(message, message, "OperationStopped", target=value), script_terminating=True)
         if node.keyword == "exit":
             raise NotModelled("exit")
         raise Flow(node.keyword, value)
@@ -374,9 +375,8 @@ class Runtime:
             condition, body, step, do, until = node.condition, node.body, None, node.do, node.until
         first = True
         for _ in range(100_000):
-            if not (do and first) and condition is not None:
-                if to_bool(self.value(condition)) == until:
-                    return
+            if not (do and first) and condition is not None and to_bool(self.value(condition)) == until:
+                return
             first = False
             try:
                 self.statements(body, out)
@@ -471,7 +471,9 @@ class Runtime:
                 try:
                     owner.set(name, value)
                 except ConversionError as exc:
-                    raise PSError(record(str(exc), "PropertyAssignmentException", "InvalidOperation")) from None
+                    raise PSError(
+                        record(str(exc), "PropertyAssignmentException", "InvalidOperation")
+                    ) from None
             else:
                 raise PSError(
                     record(
@@ -512,11 +514,13 @@ class Runtime:
             if isinstance(element, A.CommandParameter):
                 value = SWITCH if element.argument is None else self.eval(element.argument)
                 args.append(Argument(element.name, value))
-                texts.append(element.text if element.argument is None else element.text)
+                texts.append(element.text)
             else:
                 value = self.eval(element)
                 args.append(Argument(None, value))
-                texts.append(element.text if isinstance(element, A.Constant) and element.text else to_string(value))
+                texts.append(
+                    element.text if isinstance(element, A.Constant) and element.text else to_string(value)
+                )
         return args, texts
 
     def command(self, node: A.Command, input: list[Any] | None) -> list[Any]:
@@ -533,7 +537,9 @@ class Runtime:
         function = self.find_function(lowered)
         if function is not None:
             args, _ = self.arguments(node.elements)
-            return self.invoke_block(ScriptBlock(function.body), args, input, new_scope=True, name=function.name)
+            return self.invoke_block(
+                ScriptBlock(function.body), args, input, new_scope=True, name=function.name
+            )
         cmdlet = self.builtins.get(lowered) or self.machine.cmdlet(lowered)
         if cmdlet is not None:
             args, _ = self.arguments(node.elements)
@@ -702,7 +708,11 @@ class Runtime:
                 k = self.eval(key)
                 if k in table:
                     raise PSError(
-                        record(f"Duplicate keys '{k}' are not allowed in hash literals.", "DuplicateKeyInHashLiteral", "ParserError")
+                        record(
+                            f"Duplicate keys '{k}' are not allowed in hash literals.",
+                            "DuplicateKeyInHashLiteral",
+                            "ParserError",
+                        )
                     )
                 table[k] = self.value(value)
             return table
@@ -741,7 +751,10 @@ class Runtime:
         name = to_string(self.eval(node.name))
         if node.static:
             return dotnet.static_member(self, target, name)
-        return get_member(target, name)
+        value = get_member(target, name)
+        if value is None and type(target) is PSObject and not target.has(name) and name.lower() != "psobject":
+            self.missing_properties.append((target.type_name, name))
+        return value
 
     def invoke(self, node: A.Invoke) -> Any:
         target = self.eval(node.target)
@@ -850,13 +863,19 @@ def binary(op: str, left: Any, right: Any, runtime: Runtime | None = None) -> An
     if op in ("-split", "-isplit", "-csplit"):
         return re.split(to_string(right), to_string(left), flags=0 if op == "-csplit" else re.IGNORECASE)
     if op in ("-replace", "-ireplace", "-creplace"):
-        pattern, replacement = (right + [""])[:2] if isinstance(right, list) else (right, "")
+        pattern, replacement = ([*right, ""])[:2] if isinstance(right, list) else (right, "")
         flags = 0 if op == "-creplace" else re.IGNORECASE
-        return [
-            re.sub(to_string(pattern), _dotnet_replacement(to_string(replacement)), to_string(v), flags=flags)
-            for v in enumerate_value(left)
-        ] if is_enumerable(left) else re.sub(
-            to_string(pattern), _dotnet_replacement(to_string(replacement)), to_string(left), flags=flags
+        return (
+            [
+                re.sub(
+                    to_string(pattern), _dotnet_replacement(to_string(replacement)), to_string(v), flags=flags
+                )
+                for v in enumerate_value(left)
+            ]
+            if is_enumerable(left)
+            else re.sub(
+                to_string(pattern), _dotnet_replacement(to_string(replacement)), to_string(left), flags=flags
+            )
         )
     if op in ("-is", "-isnot"):
         result = dotnet.is_instance(left, right)
@@ -935,7 +954,7 @@ def _add(left: Any, right: Any) -> Any:
     if isinstance(left, str):
         return left + to_string(right)
     if isinstance(left, list):
-        return [*left, *enumerate_value(right)] if right is not None or True else left
+        return [*left, *enumerate_value(right)] if True else left
     if isinstance(left, Hashtable):
         if not isinstance(right, Hashtable):
             raise ConversionError("A hash table can only be added to another hash table.")
@@ -950,7 +969,9 @@ def _add(left: Any, right: Any) -> Any:
 
 def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if isinstance(left, list) or isinstance(right, list):
-        raise ConversionError(f"Method invocation failed because [System.Object[]] does not contain a method named 'op_{_OP_NAMES[op]}'.")
+        raise ConversionError(
+            f"Method invocation failed because [System.Object[]] does not contain a method named 'op_{_OP_NAMES[op]}'."
+        )
     a, b = to_number(left), to_number(right)
     if op == "+":
         result = a + b
@@ -1006,7 +1027,7 @@ def convert(type_name: str, value: Any) -> Any:
         items = [] if value is None else list(enumerate_value(value))
         return TypedArray((convert(element, v) for v in items), dotnet.full_name(element))
     if lowered in ("string",):
-        return None if value is None and False else to_string(value)
+        return None if False else to_string(value)
     if lowered in ("bool", "boolean"):
         return to_bool(value)
     if lowered in ("int", "int32", "long", "int64", "uint32", "uint64", "byte", "int16", "uint16"):
@@ -1088,12 +1109,10 @@ def get_member(target: Any, name: str) -> Any:
             if value is not None:
                 found.extend(enumerate_value(value))
         return unwrap(found)
-    if isinstance(target, str):
-        if lowered == "length":
-            return len(target)
-    if isinstance(target, EnumValue):
-        if lowered == "value__":
-            return target.value
+    if isinstance(target, str) and lowered == "length":
+        return len(target)
+    if isinstance(target, EnumValue) and lowered == "value__":
+        return target.value
     if lowered in ("count", "length"):
         return 1
     return dotnet.extra_member(target, lowered)
@@ -1102,7 +1121,13 @@ def get_member(target: Any, name: str) -> Any:
 def call_method(runtime: Runtime, target: Any, name: str, args: list[Any]) -> Any:
     lowered = name.lower()
     if target is None:
-        raise PSError(record("You cannot call a method on a null-valued expression.", "InvokeMethodOnNull", "InvalidOperation"))
+        raise PSError(
+            record(
+                "You cannot call a method on a null-valued expression.",
+                "InvokeMethodOnNull",
+                "InvalidOperation",
+            )
+        )
     if isinstance(target, ScriptBlock) and lowered == "invoke":
         return unwrap(runtime.invoke_block(target, [Argument(None, a) for a in args]))
     if isinstance(target, ArrayList):

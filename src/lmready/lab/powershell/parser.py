@@ -325,7 +325,11 @@ class _Parser:
                 continue
             if self.peek() == "{":
                 pattern: A.Node = A.ScriptBlockExpr(self.scriptblock())
-            elif self.peek() in "$('\"" or self.peek() in SINGLE_QUOTES + DOUBLE_QUOTES or self.peek().isdigit():
+            elif (
+                self.peek() in "$('\""
+                or self.peek() in SINGLE_QUOTES + DOUBLE_QUOTES
+                or self.peek().isdigit()
+            ):
                 pattern = self.postfix(self.primary())
             else:
                 pattern = self.bareword()
@@ -579,7 +583,11 @@ class _Parser:
                 break
             if self.s.startswith(("&&", "||"), self.i):
                 raise self.unexpected()
-            if ch in DASHES and self.peek(1) not in (EOF, " ", "\t", "\r", "\n") and not self.peek(1).isdigit():
+            if (
+                ch in DASHES
+                and self.peek(1) not in (EOF, " ", "\t", "\r", "\n")
+                and not self.peek(1).isdigit()
+            ):
                 if self.s.startswith("--%", self.i):
                     raise self.error("The stop-parsing symbol --% is not supported by the lab's PowerShell.")
                 m = _PARAM_NAME.match(self.s, self.i + 1)
@@ -687,9 +695,7 @@ class _Parser:
             mark = self.i
             self.spaces()
             ch = self.peek()
-            if ch in "+" + DASHES and self.peek(1) != "=" and not (
-                ch in DASHES and self.peek(1).isalpha()
-            ):
+            if ch in "+" + DASHES and self.peek(1) != "=" and not (ch in DASHES and self.peek(1).isalpha()):
                 self.i += 1
                 self.newlines()
                 left = A.Binary("+" if ch == "+" else "-", left, self.multiplicative())
@@ -784,14 +790,16 @@ class _Parser:
             nxt = self.peek()
             if type_name.lower() == "ordered":
                 if nxt != "@" or self.peek(1) != "{":
-                    raise self.error(
-                        "The ordered attribute can be specified only on a hash literal node."
-                    )
+                    raise self.error("The ordered attribute can be specified only on a hash literal node.")
                 table = self.primary()
                 assert isinstance(table, A.HashLiteral)
                 return A.HashLiteral(table.pairs, ordered=True)
-            if nxt and (nxt in "$('\"[@!{" or nxt in SINGLE_QUOTES + DOUBLE_QUOTES or nxt.isdigit()
-                        or (nxt in DASHES and (self.peek(1).isdigit() or self.word_after_dash() in _UNARY_WORDS))):
+            if nxt and (
+                nxt in "$('\"[@!{"
+                or nxt in SINGLE_QUOTES + DOUBLE_QUOTES
+                or nxt.isdigit()
+                or (nxt in DASHES and (self.peek(1).isdigit() or self.word_after_dash() in _UNARY_WORDS))
+            ):
                 return A.Cast(type_name, self.unary())
             self.i = mark
             return self.postfix(A.TypeLiteral(type_name))
@@ -817,7 +825,9 @@ class _Parser:
                 self.newlines()
                 self.expect("]", "Array index expression is missing or not valid.")
                 node = A.Index(node, index)
-            elif ch == "?" and (self.peek(1) in ".[" or self.s.startswith("??", self.i)) and not argument_mode:
+            elif (
+                ch == "?" and (self.peek(1) in ".[" or self.s.startswith("??", self.i)) and not argument_mode
+            ):
                 raise self.unexpected()
             else:
                 return node
@@ -1046,7 +1056,17 @@ class _Parser:
         return inner.double_quoted()
 
 
-_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
 
 
 def _number_value(text: str) -> int | float | None:

@@ -271,7 +271,9 @@ _INTEGER_TYPES = {
     "uint16": ("System.UInt16", 0, 2**16 - 1, "a UInt16"),
     "int16": ("System.Int16", -(2**15), 2**15 - 1, "an Int16"),
 }
-_NUMERIC_TEXT = re.compile(r"^\s*[+-]?(0x[0-9a-f]+|\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?)\s*$", re.IGNORECASE)
+_NUMERIC_TEXT = re.compile(
+    r"^\s*[+-]?(0x[0-9a-f]+|\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?)\s*$", re.IGNORECASE
+)
 
 
 def _display(value: Any) -> str:
@@ -281,7 +283,9 @@ def _display(value: Any) -> str:
 
 
 def cannot_convert(value: Any, type_name: str, error: str) -> ConversionError:
-    return ConversionError(f'Cannot convert value "{_display(value)}" to type "{type_name}". Error: "{error}"')
+    return ConversionError(
+        f'Cannot convert value "{_display(value)}" to type "{type_name}". Error: "{error}"'
+    )
 
 
 def parse_number(text: str) -> int | float | None:
@@ -299,7 +303,7 @@ def parse_number(text: str) -> int | float | None:
 
 
 def _round_half_even(value: float) -> int:
-    return int(round(value))
+    return round(value)
 
 
 def to_integer(value: Any, kind: str = "int") -> int:
