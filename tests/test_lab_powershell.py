@@ -24,7 +24,6 @@ from lmready.lab.powershell.parser import parse
 from lmready.remediation import hosts
 from lmready.remediation.change import HOST, Change
 
-
 RUNNER = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -241,7 +240,7 @@ def _poisoned(doc: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
         targets = node if key == 0 and isinstance(node, list) else [node]
         for target in targets:
             if key == 0 and isinstance(node, list):
-                change(target, more) if more else None
+                change(target, more)
                 continue
             if more:
                 change(target[key], more)
@@ -310,12 +309,13 @@ def problem_facts(script: str) -> set[str]:
     found = set()
 
     def walk(node: Any) -> None:
-        name = (
-            node.name.value if isinstance(node, ast.Command) and isinstance(node.name, ast.Constant) else ""
-        )
-        if str(name).lower() in ("read-fact", "add-problem"):
-            if isinstance(node.elements[0], ast.Constant):  # type: ignore[union-attr]
-                found.add(node.elements[0].value)
+        if (
+            isinstance(node, ast.Command)
+            and isinstance(node.name, ast.Constant)
+            and str(node.name.value).lower() in ("read-fact", "add-problem")
+            and isinstance(node.elements[0], ast.Constant)
+        ):
+            found.add(node.elements[0].value)
         if isinstance(node, ast.Node):
             for name in node.__slots__:
                 walk(getattr(node, name))
