@@ -377,16 +377,6 @@ def test_lab_network():
         ),
         (
             "lab-hv01",
-            "Set-VMMigrationNetwork 10.20.0.0/24 -NewSubnet 10.21.0.0/24",
-            {
-                "migration_networks": (
-                    [{"subnet": "10.20.0.0/24", "priority": 0}],
-                    [{"subnet": "10.21.0.0/24", "priority": 0}],
-                )
-            },
-        ),
-        (
-            "lab-hv01",
             "Remove-VMMigrationNetwork -Subnet 10.20.*",
             {"migration_networks": ([{"subnet": "10.20.0.0/24", "priority": 0}], [])},
         ),
@@ -481,7 +471,7 @@ def test_the_remediation_script_fixes_the_fixable_settings():
         (
             "Set-VMHost -Max 3",
             "Parameter cannot be processed because the parameter name 'Max' is ambiguous. Possible matches "
-            "include: -MaximumVirtualMachineMigrations -MaximumStorageMigrations.",
+            "include: -MaximumStorageMigrations -MaximumVirtualMachineMigrations.",
         ),
         (
             "Set-VMHost -UseAnyNetworkForMigration",
@@ -496,7 +486,7 @@ def test_the_remediation_script_fixes_the_fixable_settings():
         ("Add-VMMigrationNetwork 10.20.0.0/24", "The migration network '10.20.0.0/24' already exists."),
         ("Add-VMMigrationNetwork 10.20.0.300/24", "is not a valid IPv4 or IPv6 subnet"),
         (
-            "Set-VMMigrationNetwork 10.99.0.0/24 -NewSubnet 10.98.0.0/24",
+            "Remove-VMMigrationNetwork 10.99.0.0/24",
             'Hyper-V was unable to find a migration network with subnet "10.99.0.0/24".',
         ),
         (

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from lmready.facts import HostFacts
-from lmready.lab.cmdlets import LabCmdlet, fail, hyperv, native, netsecurity, network, system
+from lmready.lab.cmdlets import LabCmdlet, hyperv, native, netsecurity, network, system
 from lmready.lab.cmdlets.hyperv import env_computername
-from lmready.lab.powershell.builtins import BUILTINS
-from lmready.lab.powershell.errors import NotModelled
+from lmready.lab.powershell.builtins import BUILTINS, Builtin
+from lmready.lab.powershell.errors import NotModelled, PSError, record
 from lmready.lab.powershell.evaluator import Call, Runtime
 from lmready.lab.powershell.values import PSObject
 from lmready.lab.result import ScriptResult
@@ -39,26 +39,32 @@ class _HostCmdlet:
     def __init__(self, host: HyperVHost, cmdlet: LabCmdlet):
         self.host = host
         self.cmdlet = cmdlet
-        self.spec = cmdlet.spec
+        self.info = cmdlet.info
+        self.modelled = cmdlet.modelled
 
     def run(self, call: Call) -> None:
         host = self.host
-        denied = host.denied.get(self.spec.name)
+        denied = host.denied.get(self.info.name)
         if denied is not None:
             # Ids and categories as an access check failing in the cmdlet (not verified per cmdlet).
-            fail(
-                call,
-                self.spec,
-                denied,
-                "AccessDenied",
-                "PermissionDenied",
-                "System.UnauthorizedAccessException",
-            )
+            call.fail(denied, "AccessDenied", "PermissionDenied", "System.UnauthorizedAccessException")
             return
         _refuse_other_computers(host, call.params.get("ComputerName"))
         changed = self.cmdlet.handler(host, call)
         if changed is not None and not call.params.get("WhatIf"):
             host._state = changed
+
+
+class _Denied:
+    """A builtin cmdlet this host's session may not run (a constrained endpoint)."""
+
+    def __init__(self, builtin: Builtin, message: str):
+        self.info = builtin.info
+        self.modelled = builtin.modelled
+        self.message = message
+
+    def run(self, call: Call) -> None:
+        raise PSError(record(self.message, f"AccessDenied,{self.info.implementing_type}", "PermissionDenied"))
 
 
 def _refuse_other_computers(host: HyperVHost, names: list[str] | None) -> None:
@@ -108,11 +114,13 @@ class HyperVHost:
 
     # --- what the interpreter asks of the machine ---------------------------------------------
 
-    def cmdlet(self, name: str) -> _HostCmdlet | None:
+    def cmdlet(self, name: str) -> _HostCmdlet | _Denied | None:
         found = self._cmdlets.get(name)
         if found is None:
-            return None
-        if found.cmdlet.module == "Hyper-V":
+            builtin = BUILTINS.get(name)
+            denied = next((m for c, m in self.denied.items() if c.lower() == name), None)
+            return _Denied(builtin, denied) if builtin and denied is not None else None
+        if found.info.module == "Hyper-V":
             if not self._state.hyperv.powershell_module:
                 return None
             if name == "get-vmhostsupportedversion" and self._state.os.build < system.BUILD_2016:

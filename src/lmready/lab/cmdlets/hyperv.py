@@ -12,37 +12,13 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from lmready.facts import AuthenticationType, HostFacts, MigrationNetwork, PerformanceOption
-from lmready.lab.cmdlets import LabCmdlet, fail, table
-from lmready.lab.powershell.binding import CmdletSpec, Param, unmodelled
+from lmready.lab.cmdlets import cmdlet, table
+from lmready.lab.cmdlets.shapes import shaped
 from lmready.lab.powershell.evaluator import Call
-from lmready.lab.powershell.values import PSObject, enum_value, register_enum
+from lmready.lab.powershell.values import PSObject
 
 if TYPE_CHECKING:
     from lmready.lab.model import HyperVHost
-
-AUTH_TYPE = "Microsoft.HyperV.PowerShell.MigrationAuthenticationType"
-PERFORMANCE = "Microsoft.HyperV.PowerShell.VMMigrationPerformance"
-VM_STATE = "Microsoft.HyperV.PowerShell.VMState"
-SWITCH_TYPE = "Microsoft.HyperV.PowerShell.VMSwitchType"
-register_enum(AUTH_TYPE, {"CredSSP": 0, "Kerberos": 1})
-register_enum(PERFORMANCE, {"TCPIP": 0, "Compression": 1, "SMB": 2})
-register_enum(
-    VM_STATE,
-    {
-        "Other": 1, "Running": 2, "Off": 3, "Stopping": 4, "Saved": 6, "Paused": 9, "Starting": 10,
-        "Reset": 11, "Saving": 32773, "Pausing": 32776, "Resuming": 32777, "FastSaved": 32779,
-        "FastSaving": 32780, "ForceShutdown": 32781, "ForceReboot": 32782, "RunningCritical": 32783,
-        "OffCritical": 32784, "StoppingCritical": 32785, "SavedCritical": 32786, "PausedCritical": 32787,
-        "StartingCritical": 32788, "ResetCritical": 32789, "SavingCritical": 32790, "PausingCritical": 32791,
-        "ResumingCritical": 32792, "FastSavedCritical": 32793, "FastSavingCritical": 32794,
-    },
-)  # fmt: skip
-register_enum(SWITCH_TYPE, {"Private": 0, "Internal": 1, "External": 2})
-_NAMESPACE = "Microsoft.HyperV.PowerShell.Commands.{}"
-
-
-def _spec(name: str, *params: Param, should_process: bool = True) -> CmdletSpec:
-    return CmdletSpec(name, params, _NAMESPACE.format(name.replace("-", "")), should_process)
 
 
 def env_computername(state: HostFacts) -> str:
@@ -50,7 +26,7 @@ def env_computername(state: HostFacts) -> str:
     return state.computer_name.upper()[:15]
 
 
-def _ready(host: HyperVHost, call: Call, spec: CmdletSpec) -> bool:
+def _ready(host: HyperVHost, call: Call) -> bool:
     """Whether Hyper-V can answer here; when not, the error Windows gives (and False)."""
     state = host.state
     name = env_computername(state)
@@ -70,9 +46,7 @@ def _ready(host: HyperVHost, call: Call, spec: CmdletSpec) -> bool:
         )
     else:
         return True
-    fail(
-        call,
-        spec,
+    call.fail(
         message,
         "InvalidState",
         "InvalidOperation",
@@ -85,7 +59,7 @@ def vmhost_object(state: HostFacts) -> PSObject:
     m = state.migration
     if m is None:
         raise ValueError("a lab host with Hyper-V has migration settings")
-    return PSObject(
+    return shaped(
         "Microsoft.HyperV.PowerShell.VMHost",
         {
             "ComputerName": env_computername(state),
@@ -96,8 +70,8 @@ def vmhost_object(state: HostFacts) -> PSObject:
             "VirtualHardDiskPath": "C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks",
             "VirtualMachinePath": "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V",
             "VirtualMachineMigrationEnabled": m.enabled,
-            "VirtualMachineMigrationAuthenticationType": enum_value(AUTH_TYPE, m.authentication_type.value),
-            "VirtualMachineMigrationPerformanceOption": enum_value(PERFORMANCE, m.performance_option.value),
+            "VirtualMachineMigrationAuthenticationType": m.authentication_type.value,
+            "VirtualMachineMigrationPerformanceOption": m.performance_option.value,
             "UseAnyNetworkForMigration": m.use_any_network,
             "MaximumVirtualMachineMigrations": m.maximum_migrations,
             "MaximumStorageMigrations": 2,
@@ -108,7 +82,7 @@ def vmhost_object(state: HostFacts) -> PSObject:
 
 
 def _network_object(host: HyperVHost, network: MigrationNetwork) -> PSObject:
-    return PSObject(
+    return shaped(
         "Microsoft.HyperV.PowerShell.VMMigrationNetwork",
         {
             "Subnet": network.subnet,
@@ -125,12 +99,12 @@ def _with_migration(state: HostFacts, **changes: Any) -> HostFacts:
 
 
 def _get_vmhost(host: HyperVHost, call: Call) -> None:
-    if _ready(host, call, GET_VMHOST):
+    if _ready(host, call):
         call.write(vmhost_object(host.state))
 
 
 def _set_vmhost(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call, SET_VMHOST):
+    if not _ready(host, call):
         return None
     p, changes = call.params, {}
     if "VirtualMachineMigrationAuthenticationType" in p:
@@ -147,12 +121,10 @@ def _set_vmhost(host: HyperVHost, call: Call) -> HostFacts | None:
 
 
 def _enable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call, ENABLE_MIGRATION):
+    if not _ready(host, call):
         return None
     if not host.state.part_of_domain:
-        fail(
-            call,
-            ENABLE_MIGRATION,
+        call.fail(
             "Failed to modify service settings: live migration cannot be enabled because computer "
             f"'{env_computername(host.state)}' is not a member of a domain.",  # wording not verified
             "InvalidOperation",
@@ -164,7 +136,7 @@ def _enable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
 
 
 def _disable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call, DISABLE_MIGRATION):
+    if not _ready(host, call):
         return None
     return _with_migration(host.state, enabled=False)
 
@@ -184,7 +156,7 @@ def _same_network(a: str, b: str) -> bool:
         return a.lower() == b.lower()
 
 
-def _select_networks(host: HyperVHost, call: Call, spec: CmdletSpec, pattern: str | None) -> list[int]:
+def _select_networks(host: HyperVHost, call: Call, pattern: str | None) -> list[int]:
     """Indexes of the networks -Subnet names (wildcards allowed); a literal that matches none is an error."""
     networks = host.state.migration_networks
     if pattern is None:
@@ -193,9 +165,7 @@ def _select_networks(host: HyperVHost, call: Call, spec: CmdletSpec, pattern: st
         return [i for i, n in enumerate(networks) if fnmatch.fnmatchcase(n.subnet.lower(), pattern.lower())]
     found = [i for i, n in enumerate(networks) if _same_network(n.subnet, pattern)]
     if not found:
-        fail(
-            call,
-            spec,
+        call.fail(
             f'Hyper-V was unable to find a migration network with subnet "{pattern}".',  # not verified
             "ObjectNotFound",
             "ObjectNotFound",
@@ -205,7 +175,7 @@ def _select_networks(host: HyperVHost, call: Call, spec: CmdletSpec, pattern: st
 
 
 def _add_network(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call, ADD_NETWORK):
+    if not _ready(host, call):
         return None
     state = host.state
     subnet = call.params["Subnet"]
@@ -213,9 +183,7 @@ def _add_network(host: HyperVHost, call: Call) -> HostFacts | None:
     if problem is None and any(_same_network(n.subnet, subnet) for n in state.migration_networks):
         problem = f"The migration network '{subnet}' already exists."  # wording not verified
     if problem:
-        fail(
-            call,
-            ADD_NETWORK,
+        call.fail(
             problem,
             "InvalidParameter",
             "InvalidArgument",
@@ -228,44 +196,18 @@ def _add_network(host: HyperVHost, call: Call) -> HostFacts | None:
 
 
 def _remove_network(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call, REMOVE_NETWORK):
+    if not _ready(host, call):
         return None
     state = host.state
-    drop = set(_select_networks(host, call, REMOVE_NETWORK, call.params["Subnet"]))
+    drop = set(_select_networks(host, call, call.params["Subnet"]))
     for i in sorted(drop):
         call.passthru(_network_object(host, state.migration_networks[i]))
     kept = [n for i, n in enumerate(state.migration_networks) if i not in drop]
     return state.model_copy(update={"migration_networks": kept})
 
 
-def _set_network(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call, SET_NETWORK):
-        return None
-    state = host.state
-    new_subnet = call.params.get("NewSubnet")
-    if new_subnet is not None and (problem := _invalid_subnet(new_subnet)):
-        fail(
-            call,
-            SET_NETWORK,
-            problem,
-            "InvalidParameter",
-            "InvalidArgument",
-            "Microsoft.HyperV.PowerShell.VirtualizationException",
-        )
-        return None
-    chosen = set(_select_networks(host, call, SET_NETWORK, call.params["Subnet"]))
-    networks = list(state.migration_networks)
-    for i in sorted(chosen):
-        changes: dict[str, Any] = {"subnet": new_subnet} if new_subnet is not None else {}
-        if "NewPriority" in call.params:
-            changes["priority"] = call.params["NewPriority"]
-        networks[i] = networks[i].model_copy(update=changes)
-        call.passthru(_network_object(host, networks[i]))
-    return state.model_copy(update={"migration_networks": networks})
-
-
 def _get_networks(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call, GET_NETWORK):
+    if not _ready(host, call):
         return
     pattern = call.params.get("Subnet")
     for n in host.state.migration_networks:
@@ -288,12 +230,12 @@ class _Version(PSObject):
 
 
 def _supported_versions(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call, SUPPORTED_VERSIONS):
+    if not _ready(host, call):
         return
     versions = host.state.supported_versions
     for version in versions:
         call.write(
-            PSObject(
+            shaped(
                 "Microsoft.HyperV.PowerShell.VMHostSupportedVersion",
                 {
                     "Name": f"Microsoft Windows Server configuration version {version}",
@@ -309,23 +251,21 @@ def _vm_objects(host: HyperVHost) -> list[PSObject]:
     for vm in host.state.vms:
         running = vm.state == "Running"
         adapters = [
-            PSObject(
+            shaped(
                 "Microsoft.HyperV.PowerShell.VMNetworkAdapter",
                 {
                     "Name": "Network Adapter",
-                    "VMName": vm.name,
                     "SwitchName": switch or None,
                     "Connected": bool(switch),
                 },
             )
             for switch in (vm.switches or [])
         ]
-        obj = PSObject(
+        obj = shaped(
             "Microsoft.HyperV.PowerShell.VirtualMachine",
             {
                 "Name": vm.name,
-                "VMName": vm.name,
-                "State": enum_value(VM_STATE, vm.state),
+                "State": vm.state,
                 "Version": vm.version,
                 "Generation": 2,
                 "MemoryAssigned": vm.memory_bytes if running else 0,
@@ -341,7 +281,7 @@ def _vm_objects(host: HyperVHost) -> list[PSObject]:
 
 
 def _get_vm(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call, GET_VM):
+    if not _ready(host, call):
         return
     names = call.params.get("Name")
     for vm in _vm_objects(host):
@@ -350,14 +290,12 @@ def _get_vm(host: HyperVHost, call: Call) -> None:
 
 
 def _get_processor(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call, GET_PROCESSOR):
+    if not _ready(host, call):
         return
     vms = call.params.get("VM")
     for vm in vms if isinstance(vms, list) else [vms]:
         if not isinstance(vm, PSObject) or vm.type_name != "Microsoft.HyperV.PowerShell.VirtualMachine":
-            fail(
-                call,
-                GET_PROCESSOR,
+            call.fail(
                 "The VM parameter needs a virtual machine object.",
                 "InvalidParameter",
                 "InvalidArgument",
@@ -365,7 +303,7 @@ def _get_processor(host: HyperVHost, call: Call) -> None:
             )  # wording not verified
             continue
         call.write(
-            PSObject(
+            shaped(
                 "Microsoft.HyperV.PowerShell.VMProcessor",
                 {
                     "VMName": vm.get("Name"),
@@ -378,97 +316,19 @@ def _get_processor(host: HyperVHost, call: Call) -> None:
 
 
 def _get_switch(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call, GET_SWITCH):
+    if not _ready(host, call):
         return
     for s in host.state.switches:
         call.write(
-            PSObject(
+            shaped(
                 "Microsoft.HyperV.PowerShell.VMSwitch",
                 {
                     "Name": s.name,
-                    "SwitchType": enum_value(SWITCH_TYPE, s.switch_type),
+                    "SwitchType": s.switch_type,
                     "ComputerName": env_computername(host.state),
                 },
             )
         )
-
-
-# Parameters as the Windows Server 2022 help lists them; unmodelled ones make an error, not a no-op.
-_HOST_TARGET = (
-    Param("ComputerName", "strings", position=0),
-    Param("Credential", "string", position=1, modelled=False),
-    *unmodelled("CimSession"),
-)
-_NETWORK_TARGET = (Param("ComputerName", "strings"), *unmodelled("Credential", "CimSession"))
-_VMHOST_SETTINGS = unmodelled(
-    "MaximumStorageMigrations", "ResourceMeteringSaveInterval", "VirtualHardDiskPath", "VirtualMachinePath",
-    "MacAddressMaximum", "MacAddressMinimum", "FibreChannelWwnn", "FibreChannelWwpnMaximum",
-    "FibreChannelWwpnMinimum", "NumaSpanningEnabled", "EnableEnhancedSessionMode",
-)  # fmt: skip
-_MIGRATION_SWITCH = (Param("Passthru", "switch"), *_HOST_TARGET)
-
-GET_VMHOST = _spec("Get-VMHost", *_HOST_TARGET, should_process=False)
-SET_VMHOST = _spec(
-    "Set-VMHost",
-    *_HOST_TARGET,
-    Param("MaximumVirtualMachineMigrations", "uint32"),
-    Param("VirtualMachineMigrationAuthenticationType", f"enum:{AUTH_TYPE}"),
-    Param("UseAnyNetworkForMigration", "bool"),
-    Param("VirtualMachineMigrationPerformanceOption", f"enum:{PERFORMANCE}"),
-    *_VMHOST_SETTINGS,
-    Param("Passthru", "switch"),
-)
-ENABLE_MIGRATION = _spec("Enable-VMMigration", *_MIGRATION_SWITCH)
-DISABLE_MIGRATION = _spec("Disable-VMMigration", *_MIGRATION_SWITCH)
-ADD_NETWORK = _spec(
-    "Add-VMMigrationNetwork",
-    Param("Subnet", "string", position=0, mandatory=True),
-    Param("Priority", "uint32", position=1),
-    Param("Passthru", "switch"),
-    *_NETWORK_TARGET,
-)
-REMOVE_NETWORK = _spec(
-    "Remove-VMMigrationNetwork",
-    Param("Subnet", "string", position=0, mandatory=True),
-    Param("Passthru", "switch"),
-    *_NETWORK_TARGET,
-)
-SET_NETWORK = _spec(
-    "Set-VMMigrationNetwork",
-    Param("Subnet", "string", position=0, mandatory=True),
-    Param("NewSubnet", "string", position=1),
-    Param("NewPriority", "uint32"),
-    Param("Passthru", "switch"),
-    *_NETWORK_TARGET,
-)
-GET_NETWORK = _spec(
-    "Get-VMMigrationNetwork", Param("Subnet", "string", position=0), *_NETWORK_TARGET, should_process=False
-)
-SUPPORTED_VERSIONS = _spec(
-    "Get-VMHostSupportedVersion",
-    Param("Default", "switch"),
-    *_HOST_TARGET[:1],
-    *unmodelled("CimSession", "Credential"),
-    should_process=False,
-)
-GET_VM = _spec(
-    "Get-VM",
-    Param("Name", "strings", position=0, aliases=("VMName",)),
-    Param("ComputerName", "strings"),
-    *unmodelled("Id", "ClusterObject", "CimSession", "Credential"),
-    should_process=False,
-)
-GET_PROCESSOR = _spec(
-    "Get-VMProcessor",
-    Param("VM", "objects", position=0, pipeline=True),
-    *unmodelled("VMName", "VMSnapshot", "ComputerName", "CimSession", "Credential"),
-    should_process=False,
-)
-GET_SWITCH = _spec(
-    "Get-VMSwitch",
-    *unmodelled("Name", "Id", "SwitchType", "ComputerName", "CimSession", "Credential", "ResourcePoolName"),
-    should_process=False,
-)
 
 
 def _passthru_vmhost(handler: Any) -> Any:
@@ -483,17 +343,26 @@ def _passthru_vmhost(handler: Any) -> Any:
     return run
 
 
+_TARGET = "ComputerName"
 CMDLETS = table(
-    LabCmdlet(GET_VMHOST, _get_vmhost, "Hyper-V"),
-    LabCmdlet(SET_VMHOST, _passthru_vmhost(_set_vmhost), "Hyper-V"),
-    LabCmdlet(ENABLE_MIGRATION, _passthru_vmhost(_enable_migration), "Hyper-V"),
-    LabCmdlet(DISABLE_MIGRATION, _passthru_vmhost(_disable_migration), "Hyper-V"),
-    LabCmdlet(ADD_NETWORK, _add_network, "Hyper-V"),
-    LabCmdlet(REMOVE_NETWORK, _remove_network, "Hyper-V"),
-    LabCmdlet(SET_NETWORK, _set_network, "Hyper-V"),
-    LabCmdlet(GET_NETWORK, _get_networks, "Hyper-V"),
-    LabCmdlet(SUPPORTED_VERSIONS, _supported_versions, "Hyper-V"),
-    LabCmdlet(GET_VM, _get_vm, "Hyper-V"),
-    LabCmdlet(GET_PROCESSOR, _get_processor, "Hyper-V"),
-    LabCmdlet(GET_SWITCH, _get_switch, "Hyper-V"),
+    cmdlet("Get-VMHost", _get_vmhost, _TARGET),
+    cmdlet(
+        "Set-VMHost",
+        _passthru_vmhost(_set_vmhost),
+        _TARGET,
+        "Passthru",
+        "MaximumVirtualMachineMigrations",
+        "VirtualMachineMigrationAuthenticationType",
+        "UseAnyNetworkForMigration",
+        "VirtualMachineMigrationPerformanceOption",
+    ),
+    cmdlet("Enable-VMMigration", _passthru_vmhost(_enable_migration), _TARGET, "Passthru"),
+    cmdlet("Disable-VMMigration", _passthru_vmhost(_disable_migration), _TARGET, "Passthru"),
+    cmdlet("Add-VMMigrationNetwork", _add_network, _TARGET, "Subnet", "Priority", "Passthru"),
+    cmdlet("Remove-VMMigrationNetwork", _remove_network, _TARGET, "Subnet", "Passthru"),
+    cmdlet("Get-VMMigrationNetwork", _get_networks, _TARGET, "Subnet"),
+    cmdlet("Get-VMHostSupportedVersion", _supported_versions, _TARGET),
+    cmdlet("Get-VM", _get_vm, _TARGET, "Name"),
+    cmdlet("Get-VMProcessor", _get_processor, "VM"),
+    cmdlet("Get-VMSwitch", _get_switch),
 )

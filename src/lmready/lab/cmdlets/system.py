@@ -6,37 +6,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lmready.lab.cmdlets import LabCmdlet, fail, table
-from lmready.lab.powershell.binding import CmdletSpec, Param, unmodelled
+from lmready.lab.cmdlets import cmdlet, table
+from lmready.lab.cmdlets.shapes import shaped
 from lmready.lab.powershell.errors import NotModelled
 from lmready.lab.powershell.evaluator import Call
-from lmready.lab.powershell.values import EnumValue, PSCustomObject, PSObject, enum_value, register_enum
+from lmready.lab.powershell.values import EnumValue, PSCustomObject, PSObject, register_enum
 
 if TYPE_CHECKING:
     from lmready.lab.model import HyperVHost
 
 # Get-VMHostSupportedVersion and the Win32_DeviceGuard class arrived with Windows Server 2016.
 BUILD_2016 = 14393
-SERVICE_STATUS = "System.ServiceProcess.ServiceControllerStatus"
-INSTALL_STATE = "Microsoft.Windows.ServerManager.Commands.InstallState"  # member values not verified
 NATIVE_ERROR = "Microsoft.Management.Infrastructure.NativeErrorCode"
 register_enum(
-    SERVICE_STATUS,
-    {
-        "Stopped": 1,
-        "StartPending": 2,
-        "StopPending": 3,
-        "Running": 4,
-        "ContinuePending": 5,
-        "PausePending": 6,
-        "Paused": 7,
-    },
-)
-register_enum(
-    INSTALL_STATE, {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3, "UninstallPending": 4}
-)
+    NATIVE_ERROR, {"Ok": 0, "Failed": 1, "AccessDenied": 2, "InvalidNamespace": 3}
+)  # values not verified
 _CIMV2 = "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/{}"
-_CIM_COMMAND = "Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand"
 MSV1_0 = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\MSV1_0"
 
 
@@ -50,7 +35,7 @@ def _cim_class(host: HyperVHost, class_name: str) -> PSObject | None:
     state = host.state
     key = class_name.lower()
     if key == "win32_computersystem":
-        return PSObject(
+        return shaped(
             _CIMV2.format("Win32_ComputerSystem"),
             {
                 "Name": host.environment("computername"),
@@ -63,7 +48,7 @@ def _cim_class(host: HyperVHost, class_name: str) -> PSObject | None:
             },
         )
     if key == "win32_operatingsystem":
-        return PSObject(
+        return shaped(
             _CIMV2.format("Win32_OperatingSystem"),
             {
                 "Caption": state.os.caption,
@@ -74,7 +59,7 @@ def _cim_class(host: HyperVHost, class_name: str) -> PSObject | None:
             },
         )
     if key == "win32_processor":
-        return PSObject(
+        return shaped(
             _CIMV2.format("Win32_Processor"),
             {
                 "DeviceID": "CPU0",
@@ -91,9 +76,7 @@ def _get_cim(host: HyperVHost, call: Call) -> None:
     namespace = call.params.get("Namespace", "root\\cimv2").lower().replace("/", "\\")
     denied = host.denied.get(class_name)
     if denied is not None:
-        fail(
-            call,
-            GET_CIM,
+        call.fail(
             denied,
             "HRESULT 0x80041003",
             "PermissionDenied",
@@ -104,19 +87,17 @@ def _get_cim(host: HyperVHost, call: Call) -> None:
         if class_name.lower() != "win32_deviceguard":
             raise NotModelled(f"the CIM class {class_name} in {namespace}")
         if host.state.os.build < BUILD_2016:
-            fail(
-                call,
-                GET_CIM,
+            call.fail(
                 "Invalid namespace ",
                 "HRESULT 0x8004100e",
                 "MetadataError",
                 "Microsoft.Management.Infrastructure.CimException",
-                NativeErrorCode=EnumValue(NATIVE_ERROR, "InvalidNamespace", 14),
+                NativeErrorCode=EnumValue(NATIVE_ERROR, "InvalidNamespace", 3),
             )
             return
         running = [1] if host.state.credential_guard_running else []
         call.write(
-            PSObject(
+            shaped(
                 "Microsoft.Management.Infrastructure.CimInstance#root/Microsoft/Windows/DeviceGuard/Win32_DeviceGuard",
                 {
                     "SecurityServicesRunning": running,
@@ -148,13 +129,13 @@ def _features(host: HyperVHost, call: Call) -> None:
         if found is None:
             raise NotModelled(f"the Windows feature {name}")
         call.write(
-            PSObject(
+            shaped(
                 "Microsoft.Windows.ServerManager.Commands.Feature",
                 {
                     "Name": found[0],
                     "DisplayName": found[1],
                     "Installed": found[2],
-                    "InstallState": enum_value(INSTALL_STATE, "Installed" if found[2] else "Available"),
+                    "InstallState": "Installed" if found[2] else "Available",
                     "FeatureType": "Role" if found[0] == "Hyper-V" else "Feature",
                 },
             )
@@ -179,9 +160,7 @@ def _services(host: HyperVHost, call: Call) -> None:
             key, "Running" if host.smb_server_running else "Stopped"
         )
         if status in ("", "NotFound"):
-            fail(
-                call,
-                GET_SERVICE,
+            call.fail(
                 f"Cannot find any service with service name '{name}'.",
                 "NoServiceFoundForGivenName",
                 "ObjectNotFound",
@@ -189,13 +168,13 @@ def _services(host: HyperVHost, call: Call) -> None:
             )
             continue
         call.write(
-            PSObject(
+            shaped(
                 "System.ServiceProcess.ServiceController",
                 {
                     "Name": _SERVICES[key][0],
                     "ServiceName": _SERVICES[key][0],
                     "DisplayName": _SERVICES[key][1],
-                    "Status": enum_value(SERVICE_STATUS, status),
+                    "Status": status,
                     "MachineName": ".",
                 },
             )
@@ -231,9 +210,7 @@ def _get_item_property(host: HyperVHost, call: Call) -> None:
     path = _path(call)
     values = _registry(host).get(path.lower())
     if values is None:
-        fail(
-            call,
-            GET_ITEM_PROPERTY,
+        call.fail(
             f"Cannot find path '{path}' because it does not exist.",
             "PathNotFound",
             "ObjectNotFound",
@@ -260,67 +237,11 @@ def _test_path(host: HyperVHost, call: Call) -> None:
     call.write(_path(call).lower() in _registry(host))
 
 
-_CIM_PARAMS = (
-    Param("ClassName", "string", position=0, mandatory=True),
-    Param("Namespace", "string"),
-    *unmodelled(
-        "Filter",
-        "Query",
-        "QueryDialect",
-        "ComputerName",
-        "CimSession",
-        "Property",
-        "KeyOnly",
-        "Shallow",
-        "OperationTimeoutSec",
-        "ResourceUri",
-        "InputObject",
-    ),
-)
-GET_CIM = CmdletSpec("Get-CimInstance", _CIM_PARAMS, _CIM_COMMAND)
-GET_SERVICE = CmdletSpec(
-    "Get-Service",
-    (
-        Param("Name", "strings", position=0, aliases=("ServiceName",)),
-        Param("ComputerName", "strings", modelled=False, aliases=("Cn",)),
-        Param("DependentServices", "switch", modelled=False, aliases=("DS",)),
-        Param("RequiredServices", "switch", modelled=False, aliases=("SDO", "ServicesDependedOn")),
-        *unmodelled("DisplayName", "Include", "Exclude", "InputObject"),
-    ),
-    "Microsoft.PowerShell.Commands.GetServiceCommand",
-)
-_PATHS = (Param("Path", "strings", position=0), Param("LiteralPath", "strings", aliases=("PSPath",)))
-GET_ITEM_PROPERTY = CmdletSpec(
-    "Get-ItemProperty",
-    (*_PATHS, *unmodelled("Name", "Filter", "Include", "Exclude", "Credential", "UseTransaction")),
-    "Microsoft.PowerShell.Commands.GetItemPropertyCommand",
-)
-TEST_PATH = CmdletSpec(
-    "Test-Path",
-    (
-        *_PATHS,
-        *unmodelled(
-            "Filter", "Include", "Exclude", "PathType", "IsValid", "Credential", "OlderThan", "NewerThan"
-        ),
-    ),
-    "Microsoft.PowerShell.Commands.TestPathCommand",
-)
-
+_PATHS = ("Path", "LiteralPath")
 CMDLETS = table(
-    LabCmdlet(GET_CIM, _get_cim, "CimCmdlets"),
-    LabCmdlet(
-        CmdletSpec(
-            "Get-WindowsFeature",
-            (
-                Param("Name", "strings", position=0),
-                *unmodelled("Vhd", "ComputerName", "Credential", "LogPath"),
-            ),
-            "Microsoft.Windows.ServerManager.Commands.GetWindowsFeatureCommand",
-        ),
-        _features,
-        "ServerManager",
-    ),
-    LabCmdlet(GET_SERVICE, _services, "Microsoft.PowerShell.Management"),
-    LabCmdlet(GET_ITEM_PROPERTY, _get_item_property, "Microsoft.PowerShell.Management"),
-    LabCmdlet(TEST_PATH, _test_path, "Microsoft.PowerShell.Management"),
+    cmdlet("Get-CimInstance", _get_cim, "ClassName", "Namespace"),
+    cmdlet("Get-WindowsFeature", _features, "Name"),
+    cmdlet("Get-Service", _services, "Name"),
+    cmdlet("Get-ItemProperty", _get_item_property, *_PATHS),
+    cmdlet("Test-Path", _test_path, *_PATHS),
 )

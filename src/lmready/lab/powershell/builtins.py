@@ -5,12 +5,13 @@ them with NamedParameterNotFound, as here)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Any
 
+from lmready.lab.metadata import Cmdlet
 from lmready.lab.powershell import dotnet
-from lmready.lab.powershell.binding import Argument, CmdletSpec, Param, unmodelled
+from lmready.lab.powershell.binding import META
 from lmready.lab.powershell.errors import NotModelled, PSError, record
 from lmready.lab.powershell.evaluator import Call, ScriptBlock, binary, get_member
 from lmready.lab.powershell.json import JsonError, convert_from_json, convert_to_json
@@ -26,20 +27,23 @@ from lmready.lab.powershell.values import (
     unwrap,
 )
 
-_UTILITY = "Microsoft.PowerShell.Commands.{}Command"
-
 
 @dataclass(frozen=True)
 class Builtin:
-    spec: CmdletSpec
+    name: str
     body: Callable[[Call], None]
+    modelled: frozenset[str]  # the parameters implemented here; the others stop the script
+    info: Cmdlet = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "info", META.cmdlet(self.name))
 
     def run(self, call: Call) -> None:
         self.body(call)
 
 
-def _spec(name: str, *params: Param) -> CmdletSpec:
-    return CmdletSpec(name, params, _UTILITY.format(name.replace("-", "")))
+def _builtin(name: str, body: Callable[[Call], None], *modelled: str) -> Builtin:
+    return Builtin(name, body, frozenset(("InputObject", *modelled)))
 
 
 def _input(call: Call) -> list[Any]:
@@ -54,15 +58,18 @@ def _with_item(call: Call, block: ScriptBlock, item: Any) -> list[Any]:
 
 
 def _foreach(call: Call) -> None:
-    process = call.params.get("Process")
+    blocks = call.params.get("Process") or []
+    if len(blocks) > 1:
+        raise NotModelled("ForEach-Object with several process blocks")
+    member = call.params.get("MemberName")
     begin, end = call.params.get("Begin"), call.params.get("End")
     if begin is not None:
         call.out.extend(_with_item(call, begin, None))
     for item in _input(call):
-        if isinstance(process, ScriptBlock):
-            call.out.extend(_with_item(call, process, item))
-        elif process is not None:
-            value = get_member(item, to_string(process))
+        if blocks:
+            call.out.extend(_with_item(call, blocks[0], item))
+        elif member is not None:
+            value = get_member(item, member)
             call.out.extend(enumerate_value(value) if value is not None else [])
     if end is not None:
         call.out.extend(_with_item(call, end, None))
@@ -75,13 +82,13 @@ _WHERE_OPERATORS = (
 
 
 def _where(call: Call) -> None:
-    block = call.params.get("FilterScript")
+    block, prop = call.params.get("FilterScript"), call.params.get("Property")
     operators = [op for op in _WHERE_OPERATORS if call.params.get(op)]
     for item in _input(call):
         if isinstance(block, ScriptBlock):
             keep = to_bool(unwrap(_with_item(call, block, item)))
-        elif block is not None:
-            value = get_member(item, to_string(block))
+        elif prop is not None:
+            value = get_member(item, prop)
             if not operators:
                 keep = to_bool(value)
             else:
@@ -240,121 +247,22 @@ def _write_output(call: Call) -> None:
         call.out.extend(enumerate_value(value))
 
 
-def _write_error(call: Call) -> None:
-    message = to_string(call.params.get("Message"))
-    call.error(record(message, "Microsoft.PowerShell.Commands.WriteErrorException", "NotSpecified"))
-
-
 def _discard(call: Call) -> None:
     return None
 
 
-_PIPELINE_INPUT = Param("InputObject", "object", pipeline=True)
-
 BUILTINS: dict[str, Builtin] = {
-    b.spec.name.lower(): b
+    b.name.lower(): b
     for b in (
-        Builtin(
-            _spec(
-                "ForEach-Object",
-                Param("Process", "object", position=0, mandatory=True),
-                Param("Begin", "scriptblock"),
-                Param("End", "scriptblock"),
-                _PIPELINE_INPUT,
-                *unmodelled("RemainingScripts", "ArgumentList"),
-            ),
-            _foreach,
-        ),
-        Builtin(
-            _spec(
-                "Where-Object",
-                Param("FilterScript", "object", position=0, mandatory=True, aliases=("Property",)),
-                Param("Value", "object", position=1),
-                _PIPELINE_INPUT,
-                *(Param(op, "switch") for op in _WHERE_OPERATORS),
-            ),
-            _where,
-        ),
-        Builtin(
-            _spec(
-                "Select-Object",
-                Param("Property", "objects", position=0),
-                Param("ExpandProperty", "string"),
-                Param("First", "int"),
-                Param("Last", "int"),
-                Param("Skip", "int"),
-                Param("Unique", "switch"),
-                _PIPELINE_INPUT,
-                *unmodelled("ExcludeProperty", "Index", "Wait", "SkipLast"),
-            ),
-            _select,
-        ),
-        Builtin(
-            _spec(
-                "Sort-Object",
-                Param("Property", "objects", position=0),
-                Param("Descending", "switch"),
-                Param("Unique", "switch"),
-                Param("CaseSensitive", "switch"),
-                _PIPELINE_INPUT,
-                *unmodelled("Culture"),
-            ),
-            _sort,
-        ),
-        Builtin(
-            _spec(
-                "Measure-Object",
-                Param("Property", "strings", position=0),
-                Param("Sum", "switch"),
-                Param("Average", "switch"),
-                Param("Maximum", "switch"),
-                Param("Minimum", "switch"),
-                _PIPELINE_INPUT,
-                *unmodelled("Line", "Word", "Character", "IgnoreWhiteSpace"),
-            ),
-            _measure,
-        ),
-        Builtin(
-            _spec(
-                "New-Object",
-                Param("TypeName", "string", position=0, mandatory=True),
-                Param("ArgumentList", "objects", position=1, aliases=("Args",)),
-                *unmodelled("Property", "ComObject", "Strict"),
-            ),
-            _new_object,
-        ),
-        Builtin(
-            _spec(
-                "ConvertTo-Json",
-                Param("InputObject", "object", position=0, mandatory=True, pipeline=True),
-                Param("Depth", "int"),
-                Param("Compress", "switch"),
-            ),
-            _to_json,
-        ),
-        Builtin(
-            _spec(
-                "ConvertFrom-Json", Param("InputObject", "string", position=0, mandatory=True, pipeline=True)
-            ),
-            _from_json,
-        ),
-        Builtin(
-            _spec(
-                "Write-Output",
-                Param("InputObject", "objects", position=0, pipeline=True),
-                Param("NoEnumerate", "switch"),
-            ),
-            _write_output,
-        ),
-        Builtin(_spec("Write-Error", Param("Message", "string", position=0, mandatory=True)), _write_error),
-        Builtin(_spec("Out-Null", _PIPELINE_INPUT), _discard),
-        *(
-            Builtin(_spec(name, Param("Message", "string", position=0)), _discard)
-            for name in ("Write-Verbose", "Write-Debug", "Write-Warning", "Write-Host", "Write-Information")
-        ),
+        _builtin("ForEach-Object", _foreach, "Process", "Begin", "End", "MemberName"),
+        _builtin("Where-Object", _where, "FilterScript", "Property", "Value", *_WHERE_OPERATORS),
+        _builtin("Select-Object", _select, "Property", "ExpandProperty", "First", "Last", "Skip", "Unique"),
+        _builtin("Sort-Object", _sort, "Property", "Descending", "Unique", "CaseSensitive"),
+        _builtin("Measure-Object", _measure, "Property", "Sum", "Average", "Maximum", "Minimum"),
+        _builtin("New-Object", _new_object, "TypeName", "ArgumentList"),
+        _builtin("ConvertTo-Json", _to_json, "Depth", "Compress"),
+        _builtin("ConvertFrom-Json", _from_json),
+        _builtin("Write-Output", _write_output, "NoEnumerate"),
+        _builtin("Out-Null", _discard),
     )
 }
-
-
-def argument(value: Any) -> Argument:
-    return Argument(None, value)

@@ -70,8 +70,8 @@ class ErrorRecord(PSObject):
     def message(self) -> str:
         return self.exception.message
 
-    def text(self) -> str:
-        return self.message
+    def to_string(self) -> str:
+        return self.message  # [string] of an ErrorRecord, and "$_", is its message
 
 
 def record(

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from lmready.lab.metadata import Cmdlet as CmdletInfo
 from lmready.lab.powershell import ast as A
 from lmready.lab.powershell import dotnet
-from lmready.lab.powershell.binding import SWITCH, Argument, CmdletSpec, action, bind
+from lmready.lab.powershell.binding import SWITCH, Argument, action, bind, command
 from lmready.lab.powershell.errors import (
     DotNetException,
     ErrorRecord,
@@ -42,8 +43,8 @@ from lmready.lab.powershell.values import (
     enumerate_value,
     equal,
     format_double,
+    is_enum,
     is_enumerable,
-    register_enum,
     to_bool,
     to_double,
     to_enum,
@@ -53,11 +54,6 @@ from lmready.lab.powershell.values import (
     type_name_of,
     unwrap,
     wildcard,
-)
-
-register_enum(
-    "System.Management.Automation.ActionPreference",
-    {"SilentlyContinue": 0, "Stop": 1, "Continue": 2, "Inquire": 3, "Ignore": 4, "Suspend": 5},
 )
 
 
@@ -78,7 +74,7 @@ class Call:
     """One command invocation: its bound parameters, its input, where its output and errors go."""
 
     runtime: Runtime
-    name: str
+    info: CmdletInfo
     params: dict[str, Any]
     input: list[Any] | None  # None: nothing piped in
     out: list[Any]
@@ -100,9 +96,14 @@ class Call:
         if self.params.get("PassThru") or self.params.get("Passthru"):
             self.out.append(value)
 
+    def fail(self, message: str, error_id: str, category: str, exception: str, **extra: Any) -> None:
+        """A non-terminating error of this cmdlet, its id composed as PowerShell composes it."""
+        self.error(record(message, f"{error_id},{self.info.implementing_type}", category, exception, **extra))
+
 
 class Cmdlet(Protocol):
-    spec: CmdletSpec
+    info: CmdletInfo  # the real cmdlet's metadata: parameters, implementing type
+    modelled: frozenset[str]  # the parameters the lab implements
 
     def run(self, call: Call) -> None: ...
 
@@ -110,7 +111,9 @@ class Cmdlet(Protocol):
 class Machine(Protocol):
     """What the script runs on: its cmdlets, native programs, environment and .NET services."""
 
-    def cmdlet(self, name: str) -> Cmdlet | None: ...
+    def cmdlet(self, name: str) -> Cmdlet | None:
+        """The machine's cmdlet of that (lower-case) name; it may also deny a builtin one."""
+        ...
 
     def native(self, name: str) -> Callable[[list[str]], list[Any]] | None: ...
 
@@ -540,8 +543,8 @@ class Runtime:
             return self.invoke_block(
                 ScriptBlock(function.body), args, input, new_scope=True, name=function.name
             )
-        cmdlet = self.builtins.get(lowered) or self.machine.cmdlet(lowered)
-        if cmdlet is not None:
+        cmdlet = self.machine.cmdlet(lowered) or self.builtins.get(lowered)
+        if cmdlet is not None and command(lowered) is not None:
             args, _ = self.arguments(node.elements)
             return self.invoke_cmdlet(cmdlet, args, input)
         native = self.machine.native(lowered.removesuffix(".exe"))
@@ -559,12 +562,12 @@ class Runtime:
         return None
 
     def invoke_cmdlet(self, cmdlet: Cmdlet, args: list[Argument], input: list[Any] | None) -> list[Any]:
-        params = bind(cmdlet.spec, args, has_input=input is not None)
+        params = bind(cmdlet.info, args, cmdlet.modelled, input is not None, _is_scriptblock)
         if params.get("Confirm"):
             raise NotModelled("confirmation prompts (-Confirm)")
         error_action = action(params["ErrorAction"]) if "ErrorAction" in params else self.preference()
         out: list[Any] = []
-        cmdlet.run(Call(self, cmdlet.spec.name, params, input, out, error_action))
+        cmdlet.run(Call(self, cmdlet.info, params, input, out, error_action))
         return out
 
     def invoke_block(
@@ -813,6 +816,10 @@ class Runtime:
             return binary(op, left, right, self)
         except ConversionError as exc:
             raise PSError(record(str(exc), "RuntimeException", "InvalidArgument")) from None
+
+
+def _is_scriptblock(value: object) -> bool:
+    return isinstance(value, ScriptBlock)
 
 
 def _item(sequence: Any, i: int) -> Any:
@@ -1070,9 +1077,7 @@ def convert(type_name: str, value: Any) -> Any:
     if lowered in ("ordered",):
         raise ConversionError("The ordered attribute can be specified only on a hash literal node.")
     full = dotnet.full_name(type_name)
-    from lmready.lab.powershell.values import ENUMS
-
-    if full.lower() in ENUMS:
+    if is_enum(full):
         return to_enum(value, full)
     return dotnet.convert_to(full, value)
 

@@ -139,10 +139,6 @@ class _Parser:
             raise self.error(message)
         self.i += 1
 
-    def word_at(self) -> str:
-        m = re.compile(r"[A-Za-z_][\w-]*").match(self.s, self.i)
-        return m.group() if m else ""
-
     def keyword(self) -> str:
         """The keyword at the cursor (lower case), if a keyword stands there as a whole word."""
         m = re.compile(r"[A-Za-z]+").match(self.s, self.i)

@@ -13,22 +13,16 @@ import math
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lmready.lab.metadata import ConversionError as MetadataConversionError
+from lmready.lab.metadata import PSEnumValue as EnumValue
+from lmready.lab.metadata import load
 
-@dataclass(frozen=True, slots=True)
-class EnumValue:
-    type_name: str
-    name: str
-    value: int
-
-    def __str__(self) -> str:
-        return self.name
-
-
-# type name (lower case) -> {member name: value}, for conversions to an enum
+META = load()
+# .NET enums the scripts meet that are not in the modules' metadata: type name (lower case) ->
+# {member name: value}.
 ENUMS: dict[str, dict[str, int]] = {}
 
 
@@ -36,9 +30,8 @@ def register_enum(type_name: str, members: dict[str, int]) -> None:
     ENUMS[type_name.lower()] = members
 
 
-def enum_value(type_name: str, name: str) -> EnumValue:
-    members = ENUMS[type_name.lower()]
-    return EnumValue(type_name, name, members[name])
+def is_enum(type_name: str) -> bool:
+    return META.is_enum(type_name) or type_name.lower() in ENUMS
 
 
 class ConversionError(Exception):
@@ -375,7 +368,13 @@ def to_number(value: Any) -> int | float:
 
 
 def to_enum(value: Any, type_name: str) -> EnumValue:
-    """An enum conversion: a member name (any case), a number, or a comma list of names for flags."""
+    """An enum conversion as LanguagePrimitives does it: a member name (any case, or an
+    unambiguous prefix), a number, or a comma list of names for flags."""
+    if META.is_enum(type_name):
+        try:
+            return META.convert(type_name, value)  # type: ignore[return-value]
+        except MetadataConversionError as exc:
+            raise ConversionError(str(exc)) from None
     members = ENUMS.get(type_name.lower())
     if members is None:
         raise ConversionError(f"Unable to find type [{type_name}].")
@@ -388,8 +387,6 @@ def to_enum(value: Any, type_name: str) -> EnumValue:
     for name, number in members.items():
         if name.lower() == text.lower():
             return EnumValue(type_name, name, number)
-    if text.isdigit() and int(text) in by_value:
-        return EnumValue(type_name, by_value[int(text)], int(text))
     raise cannot_convert(
         value,
         type_name,
