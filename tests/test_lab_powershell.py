@@ -16,6 +16,7 @@ from powershell_syntax import syntax_errors
 from test_lab_model import lab, state
 
 from lmready import wire
+from lmready.lab.cmdlets.shapes import shaped
 from lmready.lab.model import HyperVHost
 from lmready.lab.powershell import ast
 from lmready.lab.powershell.builtins import BUILTINS
@@ -435,3 +436,32 @@ def test_a_mutation_of_any_script_lmready_sends_is_caught(name, script, host, mu
     mutant = _mutants(script)[mutation]
     assert mutant != script
     assert syntax_errors(mutant) or not runs_clean(mutant, host), (name, mutation)
+
+
+# --- objects shaped like the real ones; fault knobs as cmdlet behaviour ------------------------
+
+
+def test_objects_carry_every_property_of_the_real_type():
+    # HostNumaStatus is a real VMHost property the lab does not model: present, and $null.
+    assert ps(
+        "$p = (Get-VMHost).PSObject.Properties['HostNumaStatus']; $null -ne $p; $null -eq $p.Value"
+    ) == [
+        True,
+        True,
+    ]
+    with pytest.raises(ValueError, match="properties the real type lacks"):
+        shaped("Microsoft.HyperV.PowerShell.VMHost", {"MigrationEnabled": True})
+
+
+def test_a_denied_command_or_cim_class_is_an_access_denied_error_of_that_fact():
+    host = lab()["lab-hv01"]
+    host.denied = {"Get-VM": "Access is denied.", "Win32_DeviceGuard": "Access denied "}
+    doc = json.loads(host.run_script(COLLECT).output[0])
+    assert doc["problems"] == [
+        {"fact": "vms", "reason": "Get-VM: Access is denied."},
+        {"fact": "credential_guard", "reason": "Win32_DeviceGuard: Access denied "},
+    ]
+    result = host.run_script(
+        "try { Get-VM -ErrorAction Stop } catch { [string]$_.CategoryInfo.Category }"
+    )
+    assert (result.errors, result.output) == ([], ["PermissionDenied"])
