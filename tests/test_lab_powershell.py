@@ -461,7 +461,5 @@ def test_a_denied_command_or_cim_class_is_an_access_denied_error_of_that_fact():
         {"fact": "vms", "reason": "Get-VM: Access is denied."},
         {"fact": "credential_guard", "reason": "Win32_DeviceGuard: Access denied "},
     ]
-    result = host.run_script(
-        "try { Get-VM -ErrorAction Stop } catch { [string]$_.CategoryInfo.Category }"
-    )
+    result = host.run_script("try { Get-VM -ErrorAction Stop } catch { [string]$_.CategoryInfo.Category }")
     assert (result.errors, result.output) == ([], ["PermissionDenied"])
