@@ -20,7 +20,7 @@ from lmready.lab.cmdlets.hyperv import env_computername
 from lmready.lab.powershell.builtins import BUILTINS, Builtin
 from lmready.lab.powershell.errors import NotModelled, PSError, record
 from lmready.lab.powershell.evaluator import Call, Runtime
-from lmready.lab.powershell.values import PSObject
+from lmready.lab.powershell.values import PSObject, plain
 from lmready.lab.result import ScriptResult
 
 MIGRATION_PORT = 6600
@@ -107,7 +107,7 @@ class HyperVHost:
     def run_script(self, script: str) -> ScriptResult:
         with self._lock:
             outcome = Runtime(self, BUILTINS).run(script)
-        output = [_plain(o) for o in outcome.output]
+        output = [plain(o) for o in outcome.output]
         if self.malformed_json and output and isinstance(output[-1], str):
             output[-1] = output[-1][: len(output[-1]) // 2]  # cut short, as by a host that died mid-answer
         return ScriptResult(output, outcome.errors, outcome.terminating)
@@ -158,12 +158,6 @@ class HyperVHost:
 
     def connect(self, address: str, port: int) -> str:
         return self.network.connect(address, port)
-
-
-def _plain(value: Any) -> Any:
-    from lmready.lab.powershell.values import plain
-
-    return plain(value)
 
 
 # --- the lab network --------------------------------------------------------------------------

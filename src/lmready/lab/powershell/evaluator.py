@@ -119,6 +119,14 @@ class Machine(Protocol):
 
     def environment(self, name: str) -> str | None: ...
 
+    def identity(self) -> PSObject:
+        """[Security.Principal.WindowsIdentity]::GetCurrent()"""
+        ...
+
+    def connect(self, address: str, port: int) -> str:
+        """A TCP connect from this machine: "open", "refused" or "dropped"."""
+        ...
+
 
 class Scope:
     __slots__ = ("functions", "parent", "vars")
@@ -181,7 +189,7 @@ class Runtime:
         try:
             body = parse(script)
         except ParseError as exc:
-            return Outcome([], [], f"At line:{exc.line} char:1: {exc}")
+            return Outcome([], [], f"At line:{exc.line} char:{exc.char}: {exc}")
         out: list[Any] = []
         try:
             self.run_body(body, out)
@@ -662,7 +670,7 @@ class Runtime:
                 value = bound[param.name]
                 if param.type_name:
                     try:
-                        value = self.cast(param.type_name, value, parameter=param.name)
+                        value = self.cast(param.type_name, value)
                     except PSError as exc:
                         raise PSError(
                             record(
@@ -743,7 +751,7 @@ class Runtime:
             return to_string(self.lookup(A.Variable("ofs"))).join(to_string(v) for v in value)
         return to_string(value)
 
-    def cast(self, type_name: str, value: Any, parameter: str = "") -> Any:
+    def cast(self, type_name: str, value: Any) -> Any:
         try:
             return convert(type_name, value)
         except ConversionError as exc:

@@ -23,9 +23,10 @@ EOF = "\0"  # what peek() sees past the end: never a member of any character set
 class ParseError(Exception):
     """The script does not parse: PowerShell runs none of it."""
 
-    def __init__(self, message: str, line: int):
+    def __init__(self, message: str, line: int, char: int = 1):
         super().__init__(message)
         self.line = line
+        self.char = char
 
 
 _COMPARISON = {
@@ -71,7 +72,8 @@ class _Parser:
     # --- characters ---------------------------------------------------------------------------
 
     def error(self, message: str) -> ParseError:
-        return ParseError(message, self.s.count("\n", 0, self.i) + 1)
+        start = self.s.rfind("\n", 0, self.i) + 1
+        return ParseError(message, self.s.count("\n", 0, self.i) + 1, self.i - start + 1)
 
     def unexpected(self) -> ParseError:
         token = self.token_text()
