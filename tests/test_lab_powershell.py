@@ -211,6 +211,7 @@ def test_null_conditional_access_reads_a_variable_named_with_a_question_mark_as_
         ("'{}' | ConvertFrom-Json -Depth 3", "Depth"),
         ("1 | ConvertTo-Json -EnumsAsStrings", "EnumsAsStrings"),
         ("1 | ConvertTo-Json -AsArray", "AsArray"),
+        ("1 | ConvertTo-Json -EscapeHandling EscapeHtml", "EscapeHandling"),
         ("Get-VM | Sort-Object -Top 1", "Top"),
     ],
 )

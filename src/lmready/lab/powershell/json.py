@@ -1,7 +1,11 @@
 """ConvertTo-Json and ConvertFrom-Json as Windows PowerShell 5.1 does them: through
 JavaScriptSerializer, so enums print as numbers, DateTime as \\/Date(ms)\\/, and ' < > & as \\uXXXX;
 anything deeper than -Depth (2 by default) prints as its [string]; without -Compress, 5.1's own
-indentation (four spaces, two after the colon, nested values aligned under their key)."""
+indentation (four spaces, two after the colon, nested values aligned under their key).
+
+Sources: PowerShell/PowerShell#7693 (5.1 prints {"abc":  "\\u0027def\\u0027"} with that indentation),
+MicrosoftDocs/PowerShell-Docs#5160 (-EscapeHandling does not exist in 5.1), and ConvertToJsonCommand's
+5.1 ProcessValue for the depth rule. The escaping of U+0085, U+2028 and U+2029 is not verified."""
 
 from __future__ import annotations
 
