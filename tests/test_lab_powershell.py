@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from powershell_syntax import syntax_errors
+from powershell_syntax import commands, syntax_errors
 from test_lab_model import lab, state
 
 from lmready import wire
 from lmready.lab.cmdlets.shapes import shaped
 from lmready.lab.model import HyperVHost
 from lmready.lab.powershell import ast
+from lmready.lab.powershell.binding import HONOURED, META
 from lmready.lab.powershell.builtins import BUILTINS
 from lmready.lab.powershell.evaluator import Runtime
 from lmready.lab.powershell.parser import parse
@@ -408,6 +409,19 @@ def runs_clean(script: str, host: str) -> bool:
 
 SCRIPTS = [("collect_host.ps1", COLLECT, "lab-hv01"), ("probe_ports.ps1", PROBE, "lab-hv01")]
 SCRIPTS += [("remediation", remediation_script(), "lab-hv04")]
+
+
+@pytest.mark.parametrize("name, script, host", SCRIPTS)
+def test_every_command_lmready_sends_is_a_real_one_the_lab_implements(name, script, host):
+    machine = lab()[host]
+    called = commands(script)
+    assert called, name
+    for command, parameters in called:
+        cmdlet = machine.cmdlet(command.lower()) or BUILTINS.get(command.lower())
+        assert cmdlet is not None or machine.native(command.lower()), (name, command)
+        for written in parameters if cmdlet is not None else []:
+            parameter = META.resolve(cmdlet.info, written)  # NamedParameterNotFound names the culprit
+            assert parameter.name in cmdlet.modelled | HONOURED, (name, command, parameter.name)
 
 
 @pytest.mark.parametrize("name, script, host", SCRIPTS)
