@@ -112,6 +112,7 @@ def first(script: str) -> Any:
         ("'{0}-{1:x}' -f 'a', 255", "a-ff"),
         ("[DateTime]::UtcNow.ToString('o') -match '^\\d{4}-\\d\\d-\\d\\dT[\\d:]{8}\\.\\d{7}Z$'", True),
         ("$PSVersionTable.PSVersion.Major", 5),
+        ("if ('Windows Server 2022' -match '(?<year>\\d{4})') { $matches.year }", "2022"),
     ],
 )
 def test_windows_powershell_semantics(script, expected):

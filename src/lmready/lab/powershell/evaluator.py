@@ -9,6 +9,7 @@ command none of them has is CommandNotFoundException, as on Windows.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -417,7 +418,7 @@ class Runtime:
                         if node.mode == "wildcard":
                             hit = bool(wildcard(to_string(wanted)).match(to_string(item)))
                         elif node.mode == "regex":
-                            hit = re.search(to_string(wanted), to_string(item), re.IGNORECASE) is not None
+                            hit = regex(to_string(wanted)).search(to_string(item)) is not None
                         else:
                             hit = equal(item, wanted)
                     if hit:
@@ -821,9 +822,38 @@ class Runtime:
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
         try:
-            return binary(op, left, right, self)
+            result = binary(op, left, right, self)
         except ConversionError as exc:
             raise PSError(record(str(exc), "RuntimeException", "InvalidArgument")) from None
+        except re.error as exc:
+            raise PSError(
+                record(
+                    f"The regular expression pattern {to_string(right)} is not valid: {exc}.",
+                    "InvalidRegularExpression",
+                    "InvalidOperation",
+                )
+            ) from None
+        if result is True and op in ("-match", "-imatch", "-cmatch") and not is_enumerable(left):
+            # $matches: the groups of a successful scalar -match, as PowerShell sets it
+            found = regex(to_string(right), op == "-cmatch").search(to_string(left))
+            if found is not None:
+                groups = Hashtable([(0, found.group(0))])
+                for i, group in enumerate(found.groups(), 1):
+                    if group is not None:
+                        groups[i] = group
+                for name, group in found.groupdict().items():
+                    if group is not None:
+                        groups[name] = group
+                self.scope.vars["matches"] = groups
+        return result
+
+
+@functools.lru_cache(maxsize=256)
+def regex(pattern: str, case_sensitive: bool = False) -> re.Pattern[str]:
+    """A .NET regular expression compiled for Python: (?<name>...) groups and \\k<name>."""
+    translated = re.sub(r"\(\?<(?![=!])(\w+)>", r"(?P<\1>", pattern)
+    translated = re.sub(r"\\k<(\w+)>", r"(?P=\1)", translated)
+    return re.compile(translated, 0 if case_sensitive else re.IGNORECASE)
 
 
 def _is_scriptblock(value: object) -> bool:
@@ -876,22 +906,14 @@ def binary(op: str, left: Any, right: Any, runtime: Runtime | None = None) -> An
     if op == "-join":
         return to_string(right).join(to_string(v) for v in enumerate_value(left))
     if op in ("-split", "-isplit", "-csplit"):
-        return re.split(to_string(right), to_string(left), flags=0 if op == "-csplit" else re.IGNORECASE)
+        return regex(to_string(right), op == "-csplit").split(to_string(left))
     if op in ("-replace", "-ireplace", "-creplace"):
         pattern, replacement = ([*right, ""])[:2] if isinstance(right, list) else (right, "")
-        flags = 0 if op == "-creplace" else re.IGNORECASE
-        return (
-            [
-                re.sub(
-                    to_string(pattern), _dotnet_replacement(to_string(replacement)), to_string(v), flags=flags
-                )
-                for v in enumerate_value(left)
-            ]
-            if is_enumerable(left)
-            else re.sub(
-                to_string(pattern), _dotnet_replacement(to_string(replacement)), to_string(left), flags=flags
-            )
-        )
+        compiled = regex(to_string(pattern), op == "-creplace")
+        substitute = _dotnet_replacement(to_string(replacement))
+        if is_enumerable(left):
+            return [compiled.sub(substitute, to_string(v)) for v in left]
+        return compiled.sub(substitute, to_string(left))
     if op in ("-is", "-isnot"):
         result = dotnet.is_instance(left, right)
         return result if op == "-is" else not result
@@ -938,7 +960,7 @@ def _like(left: Any, right: Any, cs: bool) -> bool:
 
 
 def _match(left: Any, right: Any, cs: bool) -> bool:
-    return re.search(to_string(right), to_string(left), 0 if cs else re.IGNORECASE) is not None
+    return regex(to_string(right), cs).search(to_string(left)) is not None
 
 
 def _contains(left: Any, right: Any, cs: bool) -> bool:
