@@ -52,6 +52,18 @@ def test_what_the_lab_host_gives(script, output):
 
 
 @pytest.mark.parametrize(
+    "script, output",
+    [
+        ("[string](Get-VMMigrationNetwork -Subnet '10.20.0.0/24').Subnet", ["10.20.0.0/24"]),
+        ("[string](Get-VMMigrationNetwork -Subnet '10.20.0.*', '10.9.*').Priority", ["0"]),
+    ],
+)
+def test_reading_a_migration_network_back(script, output):
+    result = run(script, "lab-hv01")
+    assert (result.terminating, result.errors, result.output) == (None, [], output)
+
+
+@pytest.mark.parametrize(
     "script, needle",
     [
         ("if ('a' -eq 'a') { exit }", "does not model exit"),

@@ -106,7 +106,13 @@ class HyperVHost:
 
     def run_script(self, script: str) -> ScriptResult:
         with self._lock:
-            outcome = Runtime(self, BUILTINS).run(script)
+            try:
+                outcome = Runtime(self, BUILTINS).run(script)
+            except Exception as exc:  # a bug in the lab: one sentence for the client, never a traceback
+                message = (
+                    f"The lab host failed on this script ({type(exc).__name__}: {exc}); this is a lab bug."
+                )
+                return ScriptResult([], [], message)
         output = [plain(o) for o in outcome.output]
         if self.malformed_json and output and isinstance(output[-1], str):
             output[-1] = output[-1][: len(output[-1]) // 2]  # cut short, as by a host that died mid-answer

@@ -209,10 +209,16 @@ def _remove_network(host: HyperVHost, call: Call) -> HostFacts | None:
 def _get_networks(host: HyperVHost, call: Call) -> None:
     if not _ready(host, call):
         return
-    pattern = call.params.get("Subnet")
+    patterns = call.params.get("Subnet")
     for n in host.state.migration_networks:
-        if pattern is None or fnmatch.fnmatchcase(n.subnet.lower(), pattern.lower()):
+        if patterns is None or any(_subnet_matches(n.subnet, p) for p in patterns):
             call.write(_network_object(host, n))
+
+
+def _subnet_matches(subnet: str, pattern: str) -> bool:
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(subnet.lower(), pattern.lower())
+    return _same_network(subnet, pattern)
 
 
 class _Version(PSObject):
