@@ -381,10 +381,11 @@ def test_renaming_a_key_collect_host_emits_is_caught(old, new):
 PROBE = wire.probe_script([{"dst": "lab-hv02", "address": "10.20.0.12", "port": 6600}])
 
 
-def remediation_script() -> str:
-    changes = [
-        Change("X", "f", "lab-hv04", HOST, setting, before, after, hosts.command(setting, before, after))
-        for setting, before, after in [
+def remediation_script(host: str = "lab-hv04") -> str:
+    if host == "lab-hv01":  # it has a migration network: remove it, add another
+        settings = [(hosts.NETWORK, "10.20.0.0/24", None), (hosts.NETWORK, None, "10.40.0.0/24")]
+    else:
+        settings = [
             (hosts.SIMULTANEOUS, 5, 2),
             (hosts.NETWORK, None, "10.30.0.0/24"),
             (hosts.FIREWALL, True, False),
@@ -393,6 +394,9 @@ def remediation_script() -> str:
             (hosts.AUTHENTICATION, "Kerberos", "CredSSP"),
             (hosts.USE_ANY_NETWORK, True, False),
         ]
+    changes = [
+        Change("X", "f", host, HOST, setting, before, after, hosts.command(setting, before, after))
+        for setting, before, after in settings
     ]
     return hosts.script(changes)
 
@@ -410,6 +414,7 @@ def runs_clean(script: str, host: str) -> bool:
 
 SCRIPTS = [("collect_host.ps1", COLLECT, "lab-hv01"), ("probe_ports.ps1", PROBE, "lab-hv01")]
 SCRIPTS += [("remediation", remediation_script(), "lab-hv04")]
+SCRIPTS += [("remediation of networks", remediation_script("lab-hv01"), "lab-hv01")]
 
 
 @pytest.mark.parametrize("name, script, host", SCRIPTS)
