@@ -36,6 +36,13 @@ def run(script: str, host: str = "lab-hv04"):
         ("if ([string](Get-VMHost).UseAnyNetworkForMigration -eq 'false') { 'yes' }", []),
         # A failing command inside a block, with Continue, goes on with the next statement there.
         ("if ('a' -eq 'a') { Get-Nothing; 'next' }", ["next"]),
+        # Without [string], .NET's rules: the right side is converted to the left side's type.
+        ("if ((Get-VMHost).MaximumVirtualMachineMigrations -eq '5') { 'yes' }", ["yes"]),
+        ("if ('a' -eq (Get-VMHost).MaximumVirtualMachineMigrations) { 'yes' } else { 'no' }", ["no"]),
+        ("if ([string](Get-VMHost).MaximumVirtualMachineMigrations -like '[4-6]') { 'yes' }", ["yes"]),
+        ("if ('a' -eq 'b') { 'yes' } elseif ('b' -eq 'B') { 'no' }", ["no"]),
+        ("[int](Get-VMHost).MaximumVirtualMachineMigrations + 1", [6]),
+        ("(Get-VMHost).VirtualMachineMigrationPerformanceOption -eq 'compression'", [True]),
     ],
 )
 def test_what_the_lab_host_gives(script, output):
@@ -45,20 +52,29 @@ def test_what_the_lab_host_gives(script, output):
 
 
 @pytest.mark.parametrize(
-    "script",
+    "script, output",
     [
-        "if ((Get-VMHost).MaximumVirtualMachineMigrations -eq 5) { 'yes' }",  # no [string]: .NET rules
-        "if ([string](Get-VMHost).MaximumVirtualMachineMigrations -like '5') { 'yes' }",
-        "if ('a' -eq 'a') { 'yes' } elseif ('b' -eq 'b') { 'no' }",
-        "[int](Get-VMHost).MaximumVirtualMachineMigrations",
-        "if ('a' -eq (Get-VMHost).MaximumVirtualMachineMigrations) { 'yes' }",
+        ("[string](Get-VMMigrationNetwork -Subnet '10.20.0.0/24').Subnet", ["10.20.0.0/24"]),
+        ("[string](Get-VMMigrationNetwork -Subnet '10.20.0.*', '10.9.*').Priority", ["0"]),
     ],
 )
-def test_what_the_lab_host_does_not_model_stops_the_script(script):
+def test_reading_a_migration_network_back(script, output):
+    result = run(script, "lab-hv01")
+    assert (result.terminating, result.errors, result.output) == (None, [], output)
+
+
+@pytest.mark.parametrize(
+    "script, needle",
+    [
+        ("if ('a' -eq 'a') { exit }", "does not model exit"),
+        ("Get-VMHost | Format-Table", "The term 'Format-Table' is not recognized"),
+    ],
+)
+def test_what_the_lab_host_does_not_model_stops_the_script(script, needle):
     host = lab()["lab-hv04"]
     before = host.state
-    result = host.run_script(script)
-    assert result.terminating and "does not model" in result.terminating, result
+    result = host.run_script("$ErrorActionPreference = 'Stop'\n" + script)
+    assert result.terminating and needle in result.terminating, result
     assert host.state == before
 
 

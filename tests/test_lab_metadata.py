@@ -4,7 +4,7 @@ lmready sends is in it, and every entry says where it comes from."""
 from __future__ import annotations
 
 import pytest
-from powershell_syntax import POWERSHELL
+from powershell_syntax import commands as _commands
 
 from lmready.lab.metadata import NO_ARGUMENT, BindingError, CommandNotFound, PSEnumValue, load
 from lmready.remediation import hosts
@@ -209,30 +209,6 @@ def _sent_scripts() -> dict[str, str]:
     for n, text in enumerate(_remediation_scripts()):
         scripts[f"remediation script {n}"] = text
     return scripts
-
-
-def _commands(script: str) -> list[tuple[str, list[str]]]:
-    """(command name, parameter names as written) of every command, minus the script's functions."""
-    found, functions, stack = [], set(), [POWERSHELL.parse(script.encode("utf-8")).root_node]
-    while stack:
-        node = stack.pop()
-        if node.type == "function_name":
-            functions.add(node.text.decode().lower())
-        if node.type == "command":
-            name = next((c.text.decode() for c in node.children if c.type == "command_name"), None)
-            params = []
-            elements = [node]
-            while elements:
-                e = elements.pop()
-                for child in e.children:
-                    if child.type == "command_parameter":
-                        params.append(child.text.decode().rstrip(":"))
-                    elif child.type == "command_elements":
-                        elements.append(child)
-            if name:
-                found.append((name, params))
-        stack.extend(node.children)
-    return [(name, params) for name, params in found if name.lower() not in functions]
 
 
 def test_every_command_and_parameter_lmready_sends_is_in_the_metadata():

@@ -1,6 +1,6 @@
 """Values in PowerShell text (issue 8, item 5): lmready.pwsh.quote is the one way a value gets
 into a script, and Windows PowerShell 5.1 takes U+2018-U+201B as single quotes too. The lab's
-parser (lmready.lab.pslang) reads them as PowerShell does, so these tests would catch a value
+parser (lmready.lab.powershell.parser) reads them as PowerShell does, so these tests would catch a value
 that ends its string early."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from test_lab_model import lab
 
 from lmready import pwsh, wire
-from lmready.lab import pslang
+from lmready.lab.powershell import ast
+from lmready.lab.powershell.parser import parse
 from lmready.lab.wsman import _ps_literal
 from lmready.remediation import hosts
 from lmready.remediation.change import HOST, Change
@@ -32,31 +33,37 @@ def add_network(subnet: str) -> Change:
 @settings(max_examples=300)
 @given(VALUES)
 def test_a_quoted_value_comes_back_whole(value):
-    (token,) = pslang.tokenize(pwsh.quote(value))
-    assert (token.kind, token.value) == ("string", value)
+    assert _only_value(pwsh.quote(value)) == value
 
 
 @settings(max_examples=200)
 @given(VALUES)
 def test_a_value_in_a_remediation_script_stays_one_argument(value):
-    statements = pslang.parse(hosts.script([add_network(value)]))
+    statements = parse(hosts.script([add_network(value)])).end.statements
     assert len(statements) == 2  # the preference, and the one compare-and-set statement
     check = statements[1]
-    assert isinstance(check, pslang.If)
-    assert check.condition.left.operand.command.elements[1].value == value
-    cmdlet, done = check.then
-    assert (cmdlet.name, [getattr(e, "value", None) for e in cmdlet.elements]) == (
+    assert isinstance(check, ast.If)
+    ((condition, then),) = check.clauses
+    (read,) = condition.left.operand.target.pipeline.elements
+    assert read.elements[1].value == value
+    (cmdlet,), done = then.statements[0].elements, then.statements[1]
+    assert (cmdlet.name.value, [getattr(e, "value", None) for e in cmdlet.elements]) == (
         "Add-VMMigrationNetwork",
         [None, value],
     )
-    assert done.value.value == "1 set"
+    assert done.value == "1 set"
 
 
 @settings(max_examples=100)
 @given(VALUES)
 def test_the_lab_renders_psrp_arguments_with_the_same_quoting(value):
-    (token,) = pslang.tokenize(_ps_literal(value))
-    assert token.value == value
+    assert _only_value(_ps_literal(value)) == value
+
+
+def _only_value(text: str) -> object:
+    (statement,) = parse(text).end.statements
+    assert isinstance(statement, ast.Constant)
+    return statement.value
 
 
 def test_every_single_quote_is_doubled():

@@ -704,7 +704,7 @@ def _to_integer(type_name: str, value: object) -> int:
     else:
         raise _invalid_cast(value, type_name)
     if not low <= number <= high:
-        article = "an" if short[0] in "AEIOU" else "a"
+        article = "an" if short[0] in "AEIO" else "a"  # .NET: "an Int32", "a UInt32"
         raise ConversionError(
             f'Cannot convert value "{_text(value)}" to type "{type_name}". Error: "Value was either too '
             f'large or too small for {article} {short}."'
