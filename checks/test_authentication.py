@@ -2,6 +2,7 @@
 (A1-A5)."""
 
 from lmready.catalogue import Severity, applies_only_if, check, fail, require, warn
+from lmready.constants import DELEGATED_SERVICES, MIGRATION_SERVICE
 from lmready.estate import HostView, PairView
 from lmready.facts import (
     UAC_TRUSTED_FOR_DELEGATION,
@@ -9,8 +10,6 @@ from lmready.facts import (
     AuthenticationType,
 )
 from lmready.windows import WINDOWS_SERVER_2025, os_name
-
-MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 
 
 @check(
@@ -58,7 +57,7 @@ def classic_missing(src: HostView, dst: HostView) -> list[str]:
     have = {v.lower() for v in account.allowed_to_delegate_to}
     missing = [
         f"{service}/{name}"
-        for service in (MIGRATION_SERVICE, "cifs")
+        for service in DELEGATED_SERVICES
         for name in dict.fromkeys(n for n in dst_names(dst) if n)
         if f"{service}/{name}".lower() not in have
     ]

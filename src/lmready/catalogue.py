@@ -1,5 +1,8 @@
-"""Check metadata, and the two ways a check reports: a failure that reads as a sentence, or a skip
-whose reason says which condition did not hold."""
+"""The check-authoring API: ``@check`` and its metadata, and the ways a check reports: a failure
+(or a warning) that reads as a sentence, or "does not apply" with the condition that did not hold.
+
+Nothing here knows pytest: lmready.engine runs checks, and the pytest adapter (lmready.items,
+lmready.plugin) turns the area into a marker and the results into reports."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import pytest
+from lmready.values import Scope
 
 # Areas double as pytest markers: `pytest -m delegation`.
 AREAS = {
@@ -59,10 +62,10 @@ class CheckMeta:
     title: str
     severity: Severity
     area: str
-    scope: str  # "host" or "pair"
+    scope: Scope
     fix: str | None  # name in lmready.fixes.FIXES, or None
     directory: str  # DIRECTORY_NEEDS: does the check read Active Directory facts?
-    applies: Callable[[Any], None] | None  # skips (pytest.skip) when the check does not apply
+    applies: Callable[[Any], None] | None  # raises NotApplicable when the check does not apply
     func: Callable[..., Any]
 
     @property
@@ -83,7 +86,7 @@ def check(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a compliance check. Its first parameter, ``host`` or ``pair``, sets its scope.
 
-    ``applies`` is a precondition on the target (it calls applies_only_if). The plugin
+    ``applies`` is a precondition on the target (it calls applies_only_if). The engine
     evaluates it before it fetches directory facts, and the check runs it first too, so that
     a check that does not apply is skipped rather than failed for facts it would not read.
     """
@@ -110,13 +113,13 @@ def check(
             title=title,
             severity=severity,
             area=area,
-            scope=params[0],
+            scope=Scope(params[0]),
             fix=fix,
             directory=directory,
             applies=applies,
             func=func,
         )
-        return getattr(pytest.mark, area)(func)
+        return func
 
     return decorate
 
@@ -156,10 +159,14 @@ def require(
         raise CheckFailure(observed, expected, fix, severity)
 
 
+class NotApplicable(Exception):
+    """The check does not apply to this target (its outcome is "skipped"); the message says why."""
+
+
 def applies_only_if(condition: bool, requires: str, observed: str) -> None:
-    """Skip, with the reason built from the condition, when the check does not apply."""
+    """Not applicable, with the reason built from the condition, when ``condition`` is false."""
     if not condition:
-        pytest.skip(f"does not apply: needs {requires}; here {observed}")
+        raise NotApplicable(f"does not apply: needs {requires}; here {observed}")
 
 
 def suite_dir() -> Path:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lmready.constants import FIREWALL_RULE
+
 
 @dataclass(frozen=True)
 class Fix:
@@ -53,7 +55,7 @@ FIXES: dict[str, Fix] = {
         Fix(
             "enable-migration-firewall-rule",
             ("N5",),
-            "Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope",
+            f"Enable-NetFirewallRule -Name {FIREWALL_RULE}",
             True,
             "",
         ),

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lmready import pwsh, wire
+from lmready.constants import FIREWALL_RULE, MIGRATION_PORT, SMB_PORT
 from lmready.facts import AuthenticationType, FirewallRule, HostFacts, MigrationNetwork, PerformanceOption
 from lmready.lab import pslang
 from lmready.lab.pslang import (
@@ -34,9 +35,6 @@ from lmready.lab.pslang import (
 )
 from lmready.lab.result import ScriptResult
 
-MIGRATION_PORT = 6600
-SMB_PORT = 445
-FIREWALL_RULE = "VIRT-MIGL-In-TCP-NoScope"
 FIREWALL_DISPLAY_NAME = "Hyper-V (MIG-TCP-In)"
 # Get-VMHostSupportedVersion and the Win32_DeviceGuard class arrived with Windows Server 2016.
 BUILD_2016 = 14393

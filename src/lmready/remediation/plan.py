@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from lmready import security_descriptor as sd
+from lmready.constants import DELEGATED_SERVICES
 from lmready.estate import Estate, FactsUnavailable, HostView, PairView
 from lmready.facts import UAC_TRUSTED_TO_AUTH_FOR_DELEGATION
 from lmready.findings import Finding
@@ -20,7 +21,6 @@ from lmready.remediation import directory, hosts
 from lmready.remediation.change import DIRECTORY, HOST, Change, Value
 
 FAILING = ("failed", "warning")
-MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 
 
 @dataclass
@@ -196,7 +196,7 @@ def _add_delegation(finding: Finding, estate: Estate) -> list[Change]:
     peer = dst.account
     have = {v.lower() for v in account.allowed_to_delegate_to}
     changes = []
-    for service in (MIGRATION_SERVICE, "cifs"):
+    for service in DELEGATED_SERVICES:
         # The destination's names from its account: never an FQDN built from the NetBIOS name.
         for name in dict.fromkeys((peer.netbios_name, peer.dns_host_name)):
             value = f"{service}/{name}"
