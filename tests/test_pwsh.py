@@ -12,7 +12,7 @@ from test_lab_model import lab
 from lmready import pwsh, wire
 from lmready.lab import pslang
 from lmready.lab.wsman import _ps_literal
-from lmready.remediation import hosts
+from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
 
 QUOTES = pwsh.SINGLE_QUOTES

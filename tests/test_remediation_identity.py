@@ -23,7 +23,7 @@ from lmready.inventory import Inventory, load_inventory
 from lmready.lab.samba import SambaDC
 from lmready.live import LiveCollector
 from lmready.remediation import Journal, apply_plan, make_plan, verify
-from lmready.remediation import directory as directory_fixes
+from lmready.remediation import directory_changes as directory_fixes
 from lmready.remediation.change import APPLIED, DIRECTORY, HOST
 from lmready.remediation.verify import FIXED
 from lmready.values import Outcome

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from lmready.catalogue import CheckMeta, Severity
-from lmready.collect import SavedFacts
 from lmready.drift import Key, classify, tally
 from lmready.engine import Judging
 from lmready.estate import Estate, FactsUnavailable
@@ -18,6 +17,7 @@ from lmready.findings import Finding
 from lmready.inventory import Inventory
 from lmready.live import LiveCollector, Progress
 from lmready.remediation.run import Remediation
+from lmready.saved_facts import SavedFacts
 from lmready.values import Outcome
 from lmready.verdict import PairReadiness, RunVerdict, error_causes, pair_readiness, run_verdict
 

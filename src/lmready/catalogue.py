@@ -63,7 +63,7 @@ class CheckMeta:
     severity: Severity
     area: str
     scope: Scope
-    fix: str | None  # name in lmready.fixes.FIXES, or None
+    fix: str | None  # name in lmready.remediation.fixes.FIXES, or None
     directory: str  # DIRECTORY_NEEDS: does the check read Active Directory facts?
     applies: Callable[[Any], None] | None  # raises NotApplicable when the check does not apply
     func: Callable[..., Any]
@@ -131,11 +131,16 @@ def meta_of(func: Any) -> CheckMeta | None:
 class CheckFailure(AssertionError):
     """A requirement is not met. ``observed``/``expected``/``fix`` end up in every report."""
 
-    def __init__(self, observed: Any, expected: Any, fix: str, severity: Severity | None = None):
+    def __init__(
+        self, observed: Any, expected: Any, fix: str, severity: Severity | None = None, wanted: Any = None
+    ):
         self.observed = str(observed)
         self.expected = str(expected)
         self.fix = fix
         self.severity = severity
+        # The expectation as data, for the check's fix planner: what is missing, exactly (A2: the
+        # delegation values), so that the planner never works it out again.
+        self.wanted = wanted
         super().__init__(f"observed {self.observed}; expected {self.expected}; fix: {fix}")
 
 
@@ -148,8 +153,10 @@ def warn(observed: Any, expected: Any, fix: str) -> None:
     raise CheckWarning(observed, expected, fix)
 
 
-def fail(observed: Any, expected: Any, fix: str, severity: Severity | None = None) -> None:
-    raise CheckFailure(observed, expected, fix, severity)
+def fail(
+    observed: Any, expected: Any, fix: str, severity: Severity | None = None, wanted: Any = None
+) -> None:
+    raise CheckFailure(observed, expected, fix, severity, wanted)
 
 
 def require(

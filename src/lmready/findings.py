@@ -43,6 +43,7 @@ class Finding:
     drift: str = ""  # with --baseline: new, fixed, still failing, unchanged (lmready.drift)
     # For errors that are a check's bug: the exception, for the traceback pytest shows.
     error: BaseException | None = None
+    wanted: Any = None  # for failures: the check's expectation as data (CheckFailure.wanted), for its planner
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -95,6 +96,7 @@ def judge_failure(
     finding = Finding(
         check, target, Outcome.FAILED, severity, message, failure.observed, failure.expected, failure.fix
     )
+    finding.wanted = failure.wanted
     if isinstance(failure, CheckWarning):
         finding.outcome = Outcome.WARNING  # advisory: never blocks, and nothing to waive
         return finding

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from lmready import preflight
 from lmready.constants import MIGRATION_PORT, SMB_PORT
 from lmready.credentials import CredentialError, resolve
-from lmready.directory import DirectoryError, collect_domain
 from lmready.estate import Estate, FactsUnavailable, bind_identities, expected_name
 from lmready.facts import DomainFacts, HostFacts, PerformanceOption, Preflight
 from lmready.inventory import DomainEntry, Host, Inventory
+from lmready.ldap_directory import DirectoryError, collect_domain
 from lmready.psrp import RemoteError, Session, open_session
 from lmready.wire import WireError, collection_script, parse_host, parse_probes, probe_script
 

@@ -11,7 +11,7 @@ from lmready.estate import Estate, FactsUnavailable
 from lmready.inventory import DomainEntry, Host, Inventory
 from lmready.live import run_each
 from lmready.psrp import RemoteError, Session, open_session
-from lmready.remediation import directory, hosts
+from lmready.remediation import directory_changes, host_changes
 from lmready.remediation.change import ALREADY, APPLIED, FAILED, HOST, UNKNOWN, Change, ChangeResult
 from lmready.remediation.journal import ATTEMPTED, PLANNED, Journal
 from lmready.remediation.plan import Plan
@@ -104,7 +104,7 @@ def _host_group(
         return [ChangeResult(c, FAILED, str(exc)) for c in changes]
     try:
         attempt(changes)
-        return hosts.apply_host(host, changes, session)
+        return host_changes.apply_host(host, changes, session)
     finally:
         session.close()
 
@@ -119,7 +119,7 @@ def _domain_group(
         secret = secret_for(entry)
     except CredentialError as exc:
         return [ChangeResult(c, FAILED, f"domain {entry.name}: {exc}") for c in changes]
-    return directory.apply_domain(entry, changes, secret, attempt)
+    return directory_changes.apply_domain(entry, changes, secret, attempt)
 
 
 def _open(host: Host, inventory: Inventory) -> Session:
@@ -139,4 +139,4 @@ def purge_advice(plan: Plan, outcomes: list[ChangeResult]) -> str | None:
         o.change for o in outcomes if o.status == APPLIED and o.reason != ALREADY and o.change.kind != HOST
     }
     names = {h for finding, changes in plan.covered if made.intersection(changes) for h in finding.hosts}
-    return directory.klist_advice(sorted(names)) if names else None
+    return directory_changes.klist_advice(sorted(names)) if names else None

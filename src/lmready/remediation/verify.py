@@ -14,7 +14,7 @@ from lmready.facts import HostFacts
 from lmready.findings import Finding
 from lmready.inventory import Inventory
 from lmready.live import LiveCollector
-from lmready.remediation import directory, hosts
+from lmready.remediation import directory_changes, host_changes
 from lmready.remediation.change import APPLIED, HOST, Change, ChangeResult, Value, show
 from lmready.remediation.journal import VERIFIED, Journal
 from lmready.remediation.plan import Plan
@@ -82,12 +82,12 @@ def read_back(change: Change, estate: Estate) -> Value:
         facts = estate.hosts.get(change.target)
         if not isinstance(facts, HostFacts):
             raise facts or FactsUnavailable(f"{change.target}: no facts were collected for this host.")
-        return hosts.current(change.setting, member, facts)
+        return host_changes.current(change.setting, member, facts)
     domain = next((d for n, d in estate.domains.items() if n.lower() == change.target.lower()), None)
     if domain is None or isinstance(domain, FactsUnavailable):
         raise domain or FactsUnavailable(f"domain {change.target}: its facts were not read.")
     try:
-        return directory.current(change.setting, member, change.account_dn or "", domain)
+        return directory_changes.current(change.setting, member, change.account_dn or "", domain)
     except LookupError as exc:
         raise FactsUnavailable(f"domain {change.target}: {exc}.") from None
 

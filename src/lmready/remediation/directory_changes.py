@@ -21,7 +21,6 @@ from ldap3.core import exceptions as lx
 
 from lmready import security_descriptor as sd
 from lmready.credentials import Secret
-from lmready.directory import DirectoryError, is_domain_admin, open_for_changes
 from lmready.facts import (
     DOMAIN_CONTROLLERS_RID,
     READONLY_DOMAIN_CONTROLLERS_RID,
@@ -30,6 +29,7 @@ from lmready.facts import (
     DomainFacts,
 )
 from lmready.inventory import DomainEntry
+from lmready.ldap_directory import DirectoryError, is_domain_admin, open_for_changes
 from lmready.remediation.change import ALREADY, APPLIED, FAILED, REFUSED, Change, ChangeResult, Value
 
 DELEGATE_TO = "msDS-AllowedToDelegateTo"  # multi-valued: one value per change, None = absent
