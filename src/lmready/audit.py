@@ -54,6 +54,14 @@ class Audit:
         else:
             self._estate = LiveCollector(progress).collect(self.inventory)
 
+    def use(self, estate: Estate | None) -> None:
+        """Audit ``estate``, collected elsewhere (by the xdist controller, for its workers)."""
+        self._estate = estate
+
+    @property
+    def collected(self) -> bool:
+        return self._estate is not None
+
     @property
     def estate(self) -> Estate:
         if self._estate is None:

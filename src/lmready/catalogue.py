@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import linecache
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,6 +123,20 @@ def check(
         return func
 
     return decorate
+
+
+@functools.cache
+def def_line(func: Callable[..., Any]) -> int:
+    """The 1-based line of the check's own ``def``: not the ``applies=`` wrapper's (catalogue's
+    functools.wraps), nor its first decorator's."""
+    func = inspect.unwrap(func)
+    code = func.__code__
+    line = code.co_firstlineno
+    for n in range(line, line + 50):
+        text = linecache.getline(code.co_filename, n).lstrip()
+        if text.startswith(("def ", "async def ")):
+            return n
+    return line
 
 
 def meta_of(func: Any) -> CheckMeta | None:

@@ -19,6 +19,10 @@ class FactsUnavailable(Exception):
         super().__init__(printable(message))
         self.cause = printable(cause) if cause else str(self)
 
+    def __reduce__(self):
+        # Facts travel to xdist workers pickled: keep the cause, which args alone would lose.
+        return (type(self), (str(self), self.cause))
+
 
 # Properties of HostFacts and the fields they are computed from.
 _DERIVED = {"fqdn": ("dns_host_name", "domain", "part_of_domain")}

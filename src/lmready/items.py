@@ -10,9 +10,6 @@ turn its finding into pytest's reports.
 
 from __future__ import annotations
 
-import functools
-import inspect
-import linecache
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from lmready.catalogue import CheckMeta
+from lmready.catalogue import CheckMeta, def_line
 from lmready.engine import Judging, evaluate
 from lmready.estate import Estate, FactsUnavailable
 from lmready.findings import Finding
@@ -29,20 +26,6 @@ from lmready.values import Outcome, Target
 # Reports are kept by the terminal, JUnit and HTML plugins until the end of the run; at 100,000
 # items every byte counts, and no reporter reads keywords.
 NO_KEYWORDS: dict[str, Any] = {}
-
-
-@functools.cache
-def def_line(func: Callable[..., Any]) -> int:
-    """The 1-based line of the check's own ``def``: not the ``applies=`` wrapper's (catalogue's
-    functools.wraps), nor its first decorator's."""
-    func = inspect.unwrap(func)
-    code = func.__code__
-    line = code.co_firstlineno
-    for n in range(line, line + 50):
-        text = linecache.getline(code.co_filename, n).lstrip()
-        if text.startswith(("def ", "async def ")):
-            return n
-    return line
 
 
 class Sentence:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lmready import __version__
+from lmready import __version__, distributed
 from lmready.audit import Audit
 from lmready.catalogue import AREAS, Severity, load_catalogue, meta_of, suite_dir
 from lmready.credentials import check_all as check_credentials
@@ -139,6 +139,8 @@ def pytest_configure(config: pytest.Config) -> None:
     facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
     if facts_dir is not None and not facts_dir.is_dir():
         raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
+    if config.option.remediate and distributed.is_controller(config):
+        raise pytest.UsageError(distributed.REFUSE_REMEDIATION.format(mode=config.option.remediate))
     if config.option.remediate and facts_dir is not None:
         raise pytest.UsageError(
             f"--remediate {config.option.remediate} needs the hosts themselves, not saved facts; "
@@ -198,6 +200,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.xmlpath = None
     config.pluginmanager.register(HtmlHooks(audit), "lmready-html")
     config.pluginmanager.register(UnjudgedFailures(audit), "lmready-unjudged")
+    if distributed.is_controller(config):
+        controller = distributed.Controller(audit, progress_line(config))
+        config.pluginmanager.register(controller, "lmready-xdist-controller")
+    elif distributed.is_worker(config):
+        audit.use(distributed.worker_estate(config))  # collected once, by the controller
+        config.pluginmanager.register(distributed.Worker(), "lmready-xdist-worker")
 
 
 # pytest's default -r: lmready replaces its per-test lines with its own summary.
@@ -264,7 +272,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     items = sum(isinstance(i, CheckItem) for i in session.items)
     audit.compact_html = items > COMPACT_ABOVE
-    if items and not session.config.option.collectonly:
+    if items and not session.config.option.collectonly and not audit.collected:
         audit.collect(progress_line(session.config))
         if audit.remediate:
             _remediate(session, audit)
@@ -335,8 +343,12 @@ class UnjudgedFailures:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     audit = session.config.stash.get(AUDIT, None)
-    if audit is None or session.config.option.collectonly:
-        return
+    if audit is None or session.config.option.collectonly or distributed.is_worker(session.config):
+        return  # a worker's findings travel with its reports; the controller writes the reports
+    controller = session.config.pluginmanager.get_plugin("lmready-xdist-controller")
+    if controller is not None:
+        controller.in_order()
+        controller.cleanup()
     if audit.judged and exitstatus in (
         pytest.ExitCode.OK,
         pytest.ExitCode.TESTS_FAILED,
@@ -354,7 +366,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         gc.freeze()  # pytest's final gc.collect() passes need not walk every report again
 
 
-# How many lines of each kind the terminal summary shows before pointing to the reports.
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     audit = config.stash.get(AUDIT, None)
     if audit is None or config.option.collectonly or not audit.judged:
