@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from lmready.facts import ComputerAccount, DomainFacts, HostFacts
 from lmready.inventory import Host, Inventory, Policy, is_ip
 from lmready.text import printable
+from lmready.values import Target
 
 
 class FactsUnavailable(Exception):
@@ -93,7 +94,7 @@ class PairView:
 
 
 def pair_id(src: str, dst: str) -> str:
-    return f"{src}->{dst}"
+    return Target.pair(src, dst)
 
 
 def require_directory(view: HostView | PairView) -> None:
