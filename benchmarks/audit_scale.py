@@ -7,6 +7,7 @@ open in headless Chromium (load and run its scripts, less the time for a blank p
 
     python benchmarks/audit_scale.py            # N = 10, 30, 100
     python benchmarks/audit_scale.py 10 30      # chosen sizes
+    python benchmarks/audit_scale.py -n 2 100   # with pytest-xdist workers (peak RSS: the largest process)
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def generate(root: Path, n: int) -> Path:
     return path
 
 
-def run_audit(root: Path, inventory: Path) -> dict:
+def run_audit(root: Path, inventory: Path, workers: str | None = None) -> dict:
     cmd = [
         sys.executable,
         "-m",
@@ -83,6 +84,7 @@ def run_audit(root: Path, inventory: Path) -> dict:
         f"--html={root / 'report.html'}",
         f"--junitxml={root / 'junit.xml'}",
         f"--findings-json={root / 'findings.json'}",
+        *(["-n", workers] if workers is not None else []),
     ]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -127,7 +129,11 @@ def chromium_seconds(url: str, profile: Path) -> float:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [10, 30, 100]
+    args = sys.argv[1:]
+    workers = None
+    if args[:1] == ["-n"]:
+        workers, args = args[1], args[2:]
+    sizes = [int(a) for a in args] or [10, 30, 100]
     rows = []
     with tempfile.TemporaryDirectory(prefix="lmready-bench-") as tmp:
         blank = Path(tmp) / "blank.html"
@@ -136,7 +142,7 @@ def main() -> None:
         for n in sizes:
             root = Path(tmp) / f"n{n}"
             root.mkdir()
-            figures = {"hosts": n, "pairs": n * (n - 1), **run_audit(root, generate(root, n))}
+            figures = {"hosts": n, "pairs": n * (n - 1), **run_audit(root, generate(root, n), workers)}
             if CHROMIUM:
                 page = (root / "report.html").as_uri()
                 figures["open_s"] = chromium_seconds(page, Path(tmp) / f"c{n}") - baseline

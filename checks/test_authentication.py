@@ -1,7 +1,10 @@
 """REQUIREMENTS.md section 2, authentication: Kerberos with constrained delegation, or CredSSP
 (A1-A5)."""
 
+from dataclasses import dataclass
+
 from lmready.catalogue import Severity, applies_only_if, check, fail, require, warn
+from lmready.constants import DELEGATED_SERVICES, MIGRATION_SERVICE
 from lmready.estate import HostView, PairView
 from lmready.facts import (
     UAC_TRUSTED_FOR_DELEGATION,
@@ -9,8 +12,6 @@ from lmready.facts import (
     AuthenticationType,
 )
 from lmready.windows import WINDOWS_SERVER_2025, os_name
-
-MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 
 
 @check(
@@ -23,17 +24,17 @@ MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 )
 def test_authentication_type(pair: PairView):
     wrong = [
-        f"{end} {end.facts.migration.authentication_type}"
+        end
         for end in (pair.src, pair.dst)
         if end.facts.migration.authentication_type != end.policy.authentication
     ]
     expected = pair.src.policy.authentication
     require(
         not wrong,
-        observed=", ".join(wrong),
+        observed=", ".join(f"{end} {end.facts.migration.authentication_type}" for end in wrong),
         expected=f"{expected} on both hosts",
         fix=f"Set-VMHost -VirtualMachineMigrationAuthenticationType {expected} on "
-        + " and ".join(w.split()[0] for w in wrong),
+        + " and ".join(end.name for end in wrong),
     )
 
 
@@ -52,19 +53,37 @@ def dst_names(dst: HostView) -> tuple[str, str]:
     return dst.facts.computer_name, dst.facts.fqdn
 
 
-def classic_missing(src: HostView, dst: HostView) -> list[str]:
+@dataclass(frozen=True)
+class ClassicDelegation:
+    """What src's account lacks for classic constrained delegation to dst's migration services:
+    the failing A2's expectation, which its fix (add-constrained-delegation) adds as it is."""
+
+    delegate_to: tuple[str, ...]  # missing msDS-AllowedToDelegateTo values, SERVICE/name
+    protocol_transition: bool  # TRUSTED_TO_AUTH_FOR_DELEGATION ("use any authentication protocol") missing
+
+    def __bool__(self) -> bool:
+        return bool(self.delegate_to) or self.protocol_transition
+
+    def __str__(self) -> str:
+        missing = list(self.delegate_to)
+        if self.protocol_transition:
+            missing.append('"use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)')
+        return "; ".join(missing)
+
+
+def classic_missing(src: HostView, dst: HostView) -> ClassicDelegation:
     """What src's account lacks for classic constrained delegation to dst's migration services."""
     account = src.account
     have = {v.lower() for v in account.allowed_to_delegate_to}
-    missing = [
-        f"{service}/{name}"
-        for service in (MIGRATION_SERVICE, "cifs")
-        for name in dict.fromkeys(n for n in dst_names(dst) if n)
-        if f"{service}/{name}".lower() not in have
-    ]
-    if not account.user_account_control & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
-        missing.append('"use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)')
-    return missing
+    return ClassicDelegation(
+        tuple(
+            f"{service}/{name}"
+            for service in DELEGATED_SERVICES
+            for name in dict.fromkeys(n for n in dst_names(dst) if n)
+            if f"{service}/{name}".lower() not in have
+        ),
+        not account.user_account_control & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION,
+    )
 
 
 def rbcd_allows(src: HostView, dst: HostView) -> bool:
@@ -121,9 +140,7 @@ def test_constrained_delegation(pair: PairView):
         return f"passed through classic constrained delegation on {src}'s account, with any protocol"
     rbcd = src.policy.delegation == "rbcd"
     fail(
-        observed=f"{src} lacks "
-        + "; ".join(missing)
-        + f", and {dst} does not allow {src} by resource-based delegation",
+        observed=f"{src} lacks {missing}, and {dst} does not allow {src} by resource-based delegation",
         expected=f"{src}'s account delegates {MIGRATION_SERVICE} and cifs to {dst} (NetBIOS and DNS names) with "
         f"any authentication protocol, or {dst}'s account allows {src} (resource-based)",
         fix=(
@@ -133,6 +150,7 @@ def test_constrained_delegation(pair: PairView):
             "with 'Use any authentication protocol'"
         )
         + purge,
+        wanted=missing,
     )
 
 

@@ -3,10 +3,9 @@
 import ipaddress
 
 from lmready.catalogue import Severity, applies_only_if, check, fail, require
+from lmready.constants import FIREWALL_RULE, MIGRATION_PORT
 from lmready.estate import FactsUnavailable, HostView, PairView
 
-FIREWALL_RULE = "VIRT-MIGL-In-TCP-NoScope"
-MIGRATION_PORT = 6600
 # RFC 1918 and IPv6 unique local addresses; ipaddress's is_private also admits other ranges.
 PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
 

@@ -1,6 +1,7 @@
 """REQUIREMENTS.md section 2, performance: TCP/IP, compression or SMB (P1-P2)."""
 
 from lmready.catalogue import Severity, applies_only_if, check, fail, require, warn
+from lmready.constants import SMB_PORT
 from lmready.estate import PairView
 from lmready.facts import PerformanceOption
 
@@ -44,7 +45,7 @@ def test_smb_transport(pair: PairView):
         "/".join(sorted(str(o) for o in options)),
     )
     problems, severity = [], Severity.LOW
-    probes = [p for p in pair.src.facts.probes if p.dst == pair.dst.name and p.port == 445]
+    probes = [p for p in pair.src.facts.probes if p.dst == pair.dst.name and p.port == SMB_PORT]
     if probes and not any(p.open for p in probes):
         problems.append(f"TCP 445 closed from {pair.src} to {pair.dst} ({probes[0].address})")
         severity = Severity.HIGH

@@ -13,7 +13,7 @@ from audit_run import REPO
 from lmready.catalogue import AREAS, Severity, load_catalogue
 from lmready.cli import CATALOGUE_END, CATALOGUE_START, catalogue_markdown, main
 from lmready.facts import json_schemas
-from lmready.fixes import FIXES
+from lmready.remediation.fixes import FIXES, Fix
 from lmready.requirements import REQUIREMENTS
 
 CATALOGUE = load_catalogue()
@@ -113,3 +113,11 @@ def test_lmready_audit_runs_the_suite(tmp_path):
     assert json.loads((out / "f.json").read_text())["counts"]["failed"] > 0
     assert (out / "r.html").is_file() and (out / "j.xml").is_file()
     assert not (tmp_path / ".pytest_cache").exists()
+
+
+def test_every_automatic_fix_has_a_planner_and_a_fix_without_one_cannot_be_registered():
+    """One registry: what a check names as its fix is what remediation plans with."""
+    for name, fix in FIXES.items():
+        assert (fix.planner is not None) == fix.automatic, name
+    with pytest.raises(TypeError, match="needs a planner"):
+        Fix("made-up", ("N1",), "Do-Something", True, "")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from factory import account, domain_facts, host, host_dict, host_facts, pair
 
-from lmready.catalogue import CheckFailure, CheckWarning, Severity, load_catalogue
+from lmready.catalogue import CheckFailure, CheckWarning, NotApplicable, Severity, load_catalogue
 from lmready.estate import Estate, FactsUnavailable, ReadFacts, require_directory
 from lmready.facts import HostFacts
 from lmready.inventory import Policy, load_inventory
@@ -34,7 +36,7 @@ def run(ref: str, target) -> tuple[str, CheckFailure | str | None]:
     except CheckFailure as exc:
         OUTCOME_SEEN.setdefault(ref, set()).add("failed")
         return "failed", exc
-    except pytest.skip.Exception as exc:
+    except NotApplicable as exc:
         OUTCOME_SEEN.setdefault(ref, set()).add("skipped")
         return "skipped", str(exc)
     OUTCOME_SEEN.setdefault(ref, set()).add("passed")
@@ -558,11 +560,21 @@ def test_x5_preflight():
     fails("X5", host(host_facts(preflight={**ok, "resolved": False})), "does not resolve")
 
 
-def test_every_check_was_seen_passing_and_failing():
-    """Runs last in this module: each check had a failing case and a case that does not fail.
+def test_every_check_was_seen_passing_and_failing(tmp_path):
+    """Each check has a failing case and a case that does not fail among this module's tests.
 
-    A3 and A4 are warnings about a configuration: where they apply they always report, so
-    their non-failing case is "does not apply"."""
+    It runs those tests itself, so it holds alone and in any order (with -p randomly, -k, or
+    under xdist, where the other tests may run in another process). A3 and A4 are warnings
+    about a configuration: where they apply they always report, so their non-failing case is
+    "does not apply"."""
+    OUTCOME_SEEN.clear()
+    for name, case in list(globals().items()):
+        if name.startswith("test_") and case is not test_every_check_was_seen_passing_and_failing:
+            if "tmp_path" in inspect.signature(case).parameters:
+                (tmp_path / name).mkdir()
+                case(tmp_path=tmp_path / name)
+            else:
+                case()
     missing = {
         ref: seen
         for ref, seen in OUTCOME_SEEN.items()

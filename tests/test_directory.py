@@ -1,4 +1,4 @@
-"""lmready.directory against a real Samba AD domain controller on 127.0.0.1 (lmready.lab.samba),
+"""lmready.ldap_directory against a real Samba AD domain controller on 127.0.0.1 (lmready.lab.samba),
 over LDAPS with certificate validation, then the real checks (A2, A5, R4) on what it read."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from factory import account, domain_facts, host_facts
 
 from lmready.catalogue import CheckFailure, CheckWarning, load_catalogue
 from lmready.credentials import Secret
-from lmready.directory import DirectoryError, collect_domain
 from lmready.estate import FactsUnavailable, HostView, PairView
 from lmready.facts import DomainFacts
 from lmready.inventory import DomainEntry, Policy
 from lmready.lab.samba import SambaDC, SambaError, load_directory, parse_directory, samba_available
+from lmready.ldap_directory import DirectoryError, collect_domain
 
 pytestmark = pytest.mark.skipif(
     not samba_available(),

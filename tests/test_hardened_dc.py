@@ -19,10 +19,10 @@ from cryptography import x509
 from test_directory import failure_of
 
 from lmready.credentials import Secret
-from lmready.directory import DirectoryError, _bind_refused, collect_domain
 from lmready.facts import DomainFacts
 from lmready.inventory import DomainEntry
 from lmready.lab.samba import SambaDC, load_directory, samba_available
+from lmready.ldap_directory import DirectoryError, _bind_refused, collect_domain
 from lmready.ldap_sasl import tls_channel_binding
 
 pytestmark = pytest.mark.skipif(

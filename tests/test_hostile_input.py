@@ -113,6 +113,18 @@ def test_bad_inventory_is_one_sentence_with_its_line(tmp_path, text, sentence):
     assert len(errors[0]) < 300 and "\x1b" not in output and "\x07" not in output
 
 
+def test_a_facts_path_longer_than_the_file_system_allows_is_one_sentence(tmp_path):
+    """Found by the fuzzer below: the facts directory's name was stat'ed unguarded."""
+    estate(tmp_path)
+    inventory = tmp_path / "bad.yml"
+    inventory.write_text("version: 1\nfacts: f" + "[" * 300 + "acts\nhosts:\n  - name: hv01\n")
+    code, output = audit_here(tmp_path, inventory)
+    assert_clean_end(code, output, (4,))
+    errors = [line for line in output.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1 and f"{inventory}:2: facts directory" in errors[0], output
+    assert "cannot be read (File name too long)" in errors[0]
+
+
 inventory_edits = st.one_of(
     # cut the valid inventory anywhere
     st.integers(0, len(VALID_INVENTORY)).map(lambda n: VALID_INVENTORY[:n]),

@@ -18,7 +18,7 @@ import pytest
 from audit_run import run_audit, write_estate
 from factory import host_dict
 
-from lmready import plugin
+from lmready import html_hooks
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 HOSTILE_SCRIPT = "</td><script>alert(2)</script>"
@@ -143,7 +143,7 @@ def test_hostile_names_are_escaped_everywhere(tmp_path):
 def test_test_id_cell_is_escaped():
     """Test ids come from inventory names, which are validated; the cell is escaped anyway."""
     cells = ['<td class="col-result">Passed</td>', f'<td class="col-testId">x[{HOSTILE}]</td>']
-    plugin.escape_test_id(cells)
+    html_hooks.escape_test_id(cells)
     assert not injected("".join(cells), {"td"})
     assert "&lt;img" in "".join(cells)
 

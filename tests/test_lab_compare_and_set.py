@@ -8,7 +8,7 @@ import pytest
 from powershell_syntax import syntax_errors
 from test_lab_model import lab
 
-from lmready.remediation import hosts
+from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
 
 

@@ -7,7 +7,7 @@ import pytest
 from powershell_syntax import commands as _commands
 
 from lmready.lab.metadata import NO_ARGUMENT, BindingError, CommandNotFound, PSEnumValue, load
-from lmready.remediation import hosts
+from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
 from lmready.wire import collection_script, probe_script
 

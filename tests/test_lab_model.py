@@ -15,7 +15,7 @@ import yaml
 from powershell_syntax import syntax_errors
 
 from lmready import wire
-from lmready.catalogue import CheckFailure, load_catalogue
+from lmready.catalogue import CheckFailure, NotApplicable, load_catalogue
 from lmready.estate import HostView, PairView
 from lmready.facts import HostFacts
 from lmready.inventory import Policy, PolicyFields
@@ -626,7 +626,7 @@ def failures(facts: dict[str, HostFacts]) -> set[tuple[str, str]]:
                 meta.func(target)
             except CheckFailure:
                 found.add((meta.ref, str(target)))
-            except pytest.skip.Exception:
+            except NotApplicable:
                 pass
     return found
 

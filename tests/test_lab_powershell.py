@@ -23,7 +23,7 @@ from lmready.lab.powershell.binding import HONOURED, META
 from lmready.lab.powershell.builtins import BUILTINS
 from lmready.lab.powershell.evaluator import Runtime
 from lmready.lab.powershell.parser import parse
-from lmready.remediation import hosts
+from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
 
 RUNNER = datetime(2026, 12, 1, tzinfo=UTC)

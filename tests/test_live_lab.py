@@ -19,7 +19,6 @@ from pypsrp.wsman import WSMan
 
 from lmready.catalogue import CheckFailure, load_catalogue
 from lmready.credentials import Secret
-from lmready.directory import collect_domain
 from lmready.estate import Estate
 from lmready.facts import HostFacts, Preflight
 from lmready.inventory import DomainEntry, load_inventory
@@ -27,6 +26,7 @@ from lmready.lab.control import DEFAULT_SCENARIO
 from lmready.lab.runtime import LDAP_PASSWORD_ENV, LDAP_USER_ENV, Lab
 from lmready.lab.samba import samba_available
 from lmready.lab.scenario import load_scenario
+from lmready.ldap_directory import collect_domain
 from lmready.live import LiveCollector
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

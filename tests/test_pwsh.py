@@ -13,7 +13,7 @@ from lmready import pwsh, wire
 from lmready.lab.powershell import ast
 from lmready.lab.powershell.parser import parse
 from lmready.lab.wsman import _ps_literal
-from lmready.remediation import hosts
+from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
 
 QUOTES = pwsh.SINGLE_QUOTES

@@ -7,7 +7,6 @@ back as they were (the ``directory`` fixture), whatever happens in between."""
 from __future__ import annotations
 
 import ssl
-from datetime import date
 
 import ldap3
 import pytest
@@ -15,9 +14,10 @@ from audit_run import run_audit
 
 from lmready.catalogue import Severity, load_catalogue
 from lmready.credentials import Secret
+from lmready.engine import Judging, evaluate_all
 from lmready.estate import Estate
 from lmready.facts import MigrationNetwork, PerformanceOption
-from lmready.findings import Finding, judge_failure
+from lmready.findings import Finding
 from lmready.inventory import Inventory, load_inventory
 from lmready.lab.control import DEFAULT_SCENARIO
 from lmready.lab.runtime import Lab
@@ -37,9 +37,9 @@ from lmready.remediation import (
     rollback,
     verify,
 )
-from lmready.remediation import hosts as host_fixes
+from lmready.remediation import host_changes as host_fixes
 from lmready.remediation.change import ALREADY, APPLIED, DIRECTORY, FAILED, HOST, REFUSED, SKIPPED
-from lmready.remediation.verify import check_failure
+from lmready.values import Outcome
 
 SCENARIO = load_scenario(DEFAULT_SCENARIO)
 CATALOGUE = load_catalogue()
@@ -124,14 +124,8 @@ def inventory(lab, tmp_path) -> Inventory:
 def audit(inventory: Inventory) -> tuple[Estate, list[Finding]]:
     """Collect the lab live and judge every check on every target, as an audit would."""
     estate = LiveCollector().collect(inventory)
-    findings = []
-    for meta in CATALOGUE:
-        targets = list(inventory.hosts) if meta.scope == "host" else [f"{s}->{d}" for s, d in inventory.pairs]
-        for target in targets:
-            failure = check_failure(meta, target, estate)
-            if failure is not None:
-                findings.append(judge_failure(meta, target, failure, Severity.LOW, (), date.today()))
-    return estate, findings
+    judged = evaluate_all(CATALOGUE, estate, Judging(gate=Severity.LOW))
+    return estate, [f for f in judged if f.outcome in (Outcome.FAILED, Outcome.WARNING)]
 
 
 def host_states(lab: Lab) -> dict:
@@ -226,7 +220,7 @@ def test_apply_verify_audit_then_rollback_restores_everything(lab, inventory, di
     # Idempotent: nothing left to change, and applying that changes nothing.
     estate, findings = audit(inventory)
     again = make_plan(findings, estate)
-    assert again.changes == [] and again.lines() == ["nothing to change"]
+    assert again.changes == []
     fixed_state = host_states(lab)
     with Journal(tmp_path / "reports" / "again.jsonl") as journal:
         assert apply_plan(again, estate, journal) == []

@@ -8,7 +8,6 @@ after). Also resource-based delegation written by remediation (policy delegation
 from __future__ import annotations
 
 import base64
-from datetime import date
 
 import ldap3
 import pytest
@@ -17,15 +16,17 @@ from test_remediation import ADMIN, CATALOGUE, SCENARIO, admin_ldap, inventory, 
 
 from lmready import security_descriptor as sd
 from lmready.catalogue import Severity
+from lmready.engine import Judging, evaluate_all
 from lmready.estate import Estate, FactsUnavailable
-from lmready.findings import Finding, judge_failure
+from lmready.findings import Finding
 from lmready.inventory import Inventory, load_inventory
 from lmready.lab.samba import SambaDC
 from lmready.live import LiveCollector
 from lmready.remediation import Journal, apply_plan, make_plan, verify
-from lmready.remediation import directory as directory_fixes
+from lmready.remediation import directory_changes as directory_fixes
 from lmready.remediation.change import APPLIED, DIRECTORY, HOST
-from lmready.remediation.verify import FIXED, check_failure
+from lmready.remediation.verify import FIXED
+from lmready.values import Outcome
 
 # Maintained by the DC itself on every modify or bind: not something a change could have touched.
 VOLATILE = {
@@ -70,17 +71,15 @@ def audit(inventory: Inventory) -> tuple[Estate, list[Finding], dict[tuple[str, 
     """The estate, the failing findings, and every (check, target) as failed / ok / error message."""
     estate = LiveCollector().collect(inventory)
     findings, seen = [], {}
-    for meta in CATALOGUE:
-        targets = list(inventory.hosts) if meta.scope == "host" else [f"{s}->{d}" for s, d in inventory.pairs]
-        for target in targets:
-            try:
-                failure = check_failure(meta, target, estate)
-            except FactsUnavailable as exc:
-                seen[(meta.id, target)] = f"error: {exc}"
-                continue
-            seen[(meta.id, target)] = "failed" if failure else "ok"
-            if failure is not None:
-                findings.append(judge_failure(meta, target, failure, Severity.LOW, (), date.today()))
+    for finding in evaluate_all(CATALOGUE, estate, Judging(gate=Severity.LOW)):
+        key = (finding.check.id, finding.target)
+        if finding.outcome == Outcome.ERROR:
+            seen[key] = f"error: {finding.message}"
+        elif finding.outcome in (Outcome.FAILED, Outcome.WARNING):
+            seen[key] = "failed"
+            findings.append(finding)
+        else:
+            seen[key] = "ok"
     return estate, findings, seen
 
 

@@ -23,7 +23,7 @@ from lmready.lab.runtime import Lab
 from lmready.live import LiveCollector, deadline
 from lmready.psrp import open_session
 from lmready.remediation import Journal, Plan, apply_plan, make_plan, read_journal, rollback
-from lmready.remediation import hosts as host_fixes
+from lmready.remediation import host_changes as host_fixes
 from lmready.remediation.change import APPLIED, HOST, REFUSED, SKIPPED, UNKNOWN
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

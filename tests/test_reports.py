@@ -307,7 +307,7 @@ def test_remediation_plan_is_a_table_with_outcomes():
     from lmready.catalogue import Severity, load_catalogue
     from lmready.findings import Finding
     from lmready.html_report import remediation_html
-    from lmready.remediation.change import APPLIED, FAILED, HOST, Change, Outcome
+    from lmready.remediation.change import APPLIED, FAILED, HOST, Change, ChangeResult
     from lmready.remediation.plan import Plan
     from lmready.remediation.run import Remediation
 
@@ -336,7 +336,9 @@ def test_remediation_plan_is_a_table_with_outcomes():
     plan = Plan([firewall, network], [(refused, "manual: Update-VMVersion is irreversible")])
     page = remediation_html(
         Remediation(
-            "apply", plan, outcomes=[Outcome(firewall, APPLIED), Outcome(network, FAILED, "access denied")]
+            "apply",
+            plan,
+            outcomes=[ChangeResult(firewall, APPLIED), ChangeResult(network, FAILED, "access denied")],
         )
     )
     assert "<h3>Remediation</h3><p>--remediate=apply: 2 changes.</p>" in page and "<pre>" not in page

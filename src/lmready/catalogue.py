@@ -1,11 +1,15 @@
-"""Check metadata, and the two ways a check reports: a failure that reads as a sentence, or a skip
-whose reason says which condition did not hold."""
+"""The check-authoring API: ``@check`` and its metadata, and the ways a check reports: a failure
+(or a warning) that reads as a sentence, or "does not apply" with the condition that did not hold.
+
+Nothing here knows pytest: lmready.engine runs checks, and the pytest adapter (lmready.items,
+lmready.plugin) turns the area into a marker and the results into reports."""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
 import inspect
+import linecache
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +17,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import pytest
+from lmready.values import Scope
 
 # Areas double as pytest markers: `pytest -m delegation`.
 AREAS = {
@@ -59,10 +63,10 @@ class CheckMeta:
     title: str
     severity: Severity
     area: str
-    scope: str  # "host" or "pair"
-    fix: str | None  # name in lmready.fixes.FIXES, or None
+    scope: Scope
+    fix: str | None  # name in lmready.remediation.fixes.FIXES, or None
     directory: str  # DIRECTORY_NEEDS: does the check read Active Directory facts?
-    applies: Callable[[Any], None] | None  # skips (pytest.skip) when the check does not apply
+    applies: Callable[[Any], None] | None  # raises NotApplicable when the check does not apply
     func: Callable[..., Any]
 
     @property
@@ -83,7 +87,7 @@ def check(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a compliance check. Its first parameter, ``host`` or ``pair``, sets its scope.
 
-    ``applies`` is a precondition on the target (it calls applies_only_if). The plugin
+    ``applies`` is a precondition on the target (it calls applies_only_if). The engine
     evaluates it before it fetches directory facts, and the check runs it first too, so that
     a check that does not apply is skipped rather than failed for facts it would not read.
     """
@@ -110,15 +114,29 @@ def check(
             title=title,
             severity=severity,
             area=area,
-            scope=params[0],
+            scope=Scope(params[0]),
             fix=fix,
             directory=directory,
             applies=applies,
             func=func,
         )
-        return getattr(pytest.mark, area)(func)
+        return func
 
     return decorate
+
+
+@functools.cache
+def def_line(func: Callable[..., Any]) -> int:
+    """The 1-based line of the check's own ``def``: not the ``applies=`` wrapper's (catalogue's
+    functools.wraps), nor its first decorator's."""
+    func = inspect.unwrap(func)
+    code = func.__code__
+    line = code.co_firstlineno
+    for n in range(line, line + 50):
+        text = linecache.getline(code.co_filename, n).lstrip()
+        if text.startswith(("def ", "async def ")):
+            return n
+    return line
 
 
 def meta_of(func: Any) -> CheckMeta | None:
@@ -128,11 +146,16 @@ def meta_of(func: Any) -> CheckMeta | None:
 class CheckFailure(AssertionError):
     """A requirement is not met. ``observed``/``expected``/``fix`` end up in every report."""
 
-    def __init__(self, observed: Any, expected: Any, fix: str, severity: Severity | None = None):
+    def __init__(
+        self, observed: Any, expected: Any, fix: str, severity: Severity | None = None, wanted: Any = None
+    ):
         self.observed = str(observed)
         self.expected = str(expected)
         self.fix = fix
         self.severity = severity
+        # The expectation as data, for the check's fix planner: what is missing, exactly (A2: the
+        # delegation values), so that the planner never works it out again.
+        self.wanted = wanted
         super().__init__(f"observed {self.observed}; expected {self.expected}; fix: {fix}")
 
 
@@ -145,8 +168,10 @@ def warn(observed: Any, expected: Any, fix: str) -> None:
     raise CheckWarning(observed, expected, fix)
 
 
-def fail(observed: Any, expected: Any, fix: str, severity: Severity | None = None) -> None:
-    raise CheckFailure(observed, expected, fix, severity)
+def fail(
+    observed: Any, expected: Any, fix: str, severity: Severity | None = None, wanted: Any = None
+) -> None:
+    raise CheckFailure(observed, expected, fix, severity, wanted)
 
 
 def require(
@@ -156,10 +181,14 @@ def require(
         raise CheckFailure(observed, expected, fix, severity)
 
 
+class NotApplicable(Exception):
+    """The check does not apply to this target (its outcome is "skipped"); the message says why."""
+
+
 def applies_only_if(condition: bool, requires: str, observed: str) -> None:
-    """Skip, with the reason built from the condition, when the check does not apply."""
+    """Not applicable, with the reason built from the condition, when ``condition`` is false."""
     if not condition:
-        pytest.skip(f"does not apply: needs {requires}; here {observed}")
+        raise NotApplicable(f"does not apply: needs {requires}; here {observed}")
 
 
 def suite_dir() -> Path:

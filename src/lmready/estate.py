@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from lmready.facts import ComputerAccount, DomainFacts, HostFacts
 from lmready.inventory import Host, Inventory, Policy, is_ip
 from lmready.text import printable
+from lmready.values import Target
 
 
 class FactsUnavailable(Exception):
@@ -18,6 +19,10 @@ class FactsUnavailable(Exception):
         # The sentence often quotes the host's own words: made printable here, once for every output.
         super().__init__(printable(message))
         self.cause = printable(cause) if cause else str(self)
+
+    def __reduce__(self):
+        # Facts travel to xdist workers pickled: keep the cause, which args alone would lose.
+        return (type(self), (str(self), self.cause))
 
 
 # Properties of HostFacts and the fields they are computed from.
@@ -89,7 +94,7 @@ class PairView:
 
 
 def pair_id(src: str, dst: str) -> str:
-    return f"{src}->{dst}"
+    return Target.pair(src, dst)
 
 
 def require_directory(view: HostView | PairView) -> None:

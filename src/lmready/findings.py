@@ -19,15 +19,16 @@ from typing import Any
 from lmready.catalogue import CheckFailure, CheckMeta, CheckWarning, Severity
 from lmready.inventory import Waiver
 from lmready.text import printable_data
+from lmready.values import Outcome, Target
 
-OUTCOMES = ("passed", "fixed", "failed", "warning", "skipped", "error")
+OUTCOMES = tuple(Outcome)
 
 
 @dataclass(slots=True)
 class Finding:
     check: CheckMeta
-    target: str
-    outcome: str
+    target: Target
+    outcome: Outcome
     severity: Severity
     message: str = ""
     observed: str = ""
@@ -40,10 +41,13 @@ class Finding:
     duration: float = 0.0
     remediation: str = ""  # with --remediate: fixed, fix planned, fix failed, not fixable
     drift: str = ""  # with --baseline: new, fixed, still failing, unchanged (lmready.drift)
+    # For errors that are a check's bug: the exception, for the traceback pytest shows.
+    error: BaseException | None = None
+    wanted: Any = None  # for failures: the check's expectation as data (CheckFailure.wanted), for its planner
 
     @property
     def hosts(self) -> tuple[str, ...]:
-        return tuple(self.target.split("->"))
+        return Target.parse(self.target).hosts
 
     def as_record(self) -> dict[str, Any]:
         record = {
@@ -90,10 +94,11 @@ def judge_failure(
     severity = failure.severity or check.severity
     message = f"{target}: {failure}"
     finding = Finding(
-        check, target, "failed", severity, message, failure.observed, failure.expected, failure.fix
+        check, target, Outcome.FAILED, severity, message, failure.observed, failure.expected, failure.fix
     )
+    finding.wanted = failure.wanted
     if isinstance(failure, CheckWarning):
-        finding.outcome = "warning"  # advisory: never blocks, and nothing to waive
+        finding.outcome = Outcome.WARNING  # advisory: never blocks, and nothing to waive
         return finding
     waiver = matching_waiver(waivers, check.id, target, today)
     if waiver is not None and not waiver.is_expired(today):

@@ -16,6 +16,7 @@ from lmready.findings import Finding, count_label
 from lmready.remediation.change import show
 from lmready.remediation.run import Remediation
 from lmready.text import printable, redact
+from lmready.values import Target
 from lmready.verdict import Cause, PairReadiness, RunVerdict, Verdict
 from lmready.windows import VERSIONS_2012_R2, WINDOWS_SERVER_2012_R2, version_key, version_range
 
@@ -266,7 +267,7 @@ def matrix_html(hosts: list[str], readiness: list[PairReadiness], notes: dict[st
             if wide and state == "ready":
                 rows.append(f'<td class="lm-ready">{label(state)}</td>')
                 continue
-            title = escape(f"{src}->{dst}: {state}")
+            title = escape(f"{Target.pair(src, dst)}: {state}")
             rows.append(
                 f'<td class="{CELL_CSS[state]}" title="{title}">'
                 f'<a href="#{escape(anchor(src, dst))}">{label(state)}</a></td>'
@@ -374,7 +375,7 @@ def pair_details_html(
 def owner(f: Finding, r: PairReadiness) -> str:
     """The host a result of this pair is about, if it is one host's: its own results, and the
     errors whose cause is a fact that host could not give (the cause names it first)."""
-    if "->" not in f.target:
+    if not Target.parse(f.target).is_pair:
         return f.target
     if f.outcome == "error":
         for host in (r.src, r.dst):

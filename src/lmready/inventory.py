@@ -401,7 +401,15 @@ def load_inventory(path: Path) -> Inventory:
     problems += _reference_problems(data, located)
     if raw is not None and raw.facts is not None:
         facts_dir = (path.parent / raw.facts).resolve()
-        if not facts_dir.is_dir():
+        try:
+            is_dir = facts_dir.is_dir()
+        except OSError as exc:  # a name longer than the file system allows, say
+            problems.append(
+                f"{located.where(('facts',))}: facts directory '{raw.facts}' cannot be read "
+                f"({exc.strerror or exc}); fix the path or remove the key."
+            )
+            is_dir = True
+        if not is_dir:
             problems.append(
                 f"{located.where(('facts',))}: facts directory '{raw.facts}' does not exist "
                 f"(resolved to {facts_dir}); fix the path or remove the key."

@@ -4,14 +4,12 @@ An audit of 100 hosts is about 130,000 results. pytest's usual protocol spends m
 item's time in machinery checks do not use (fixtures, per-phase capture and logging hooks,
 makereport chains), so lmready builds its own items: they keep pytest's node ids, markers,
 ``-k``/``-m`` selection, terminal output and every report plugin (all fed through
-``pytest_runtest_logreport``), but resolve their facts and run the check directly.
+``pytest_runtest_logreport``), but hand the check to the engine (lmready.engine.evaluate) and
+turn its finding into pytest's reports.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import linecache
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,27 +17,15 @@ from typing import Any
 
 import pytest
 
-from lmready.catalogue import CheckMeta
-from lmready.estate import Estate, FactsUnavailable, HostView, PairView, require_directory
+from lmready.catalogue import CheckMeta, def_line
+from lmready.engine import Judging, evaluate
+from lmready.estate import Estate, FactsUnavailable
 from lmready.findings import Finding
+from lmready.values import Outcome, Target
 
 # Reports are kept by the terminal, JUnit and HTML plugins until the end of the run; at 100,000
 # items every byte counts, and no reporter reads keywords.
 NO_KEYWORDS: dict[str, Any] = {}
-
-
-@functools.cache
-def def_line(func: Callable[..., Any]) -> int:
-    """The 1-based line of the check's own ``def``: not the ``applies=`` wrapper's (catalogue's
-    functools.wraps), nor its first decorator's."""
-    func = inspect.unwrap(func)
-    code = func.__code__
-    line = code.co_firstlineno
-    for n in range(line, line + 50):
-        text = linecache.getline(code.co_filename, n).lstrip()
-        if text.startswith(("def ", "async def ")):
-            return n
-    return line
 
 
 class Sentence:
@@ -64,6 +50,17 @@ _CHECK_KEYWORDS: dict[str, frozenset[str]] = {}
 # outside the checkout) and wherever the suite is installed: ids and JUnit classnames are the
 # keys of a CI's test history.
 SUITE_NODE_DIR = "checks"
+
+
+# The check's area as a marker (`pytest -m delegation`): one Mark per area, shared by its items.
+_AREA_MARKS: dict[str, pytest.Mark] = {}
+
+
+def area_mark(area: str) -> pytest.Mark:
+    mark = _AREA_MARKS.get(area)
+    if mark is None:
+        mark = _AREA_MARKS[area] = getattr(pytest.mark, area).mark
+    return mark
 
 
 def pair_separator(pairs: list[tuple[str, str]]) -> str:
@@ -92,7 +89,8 @@ class CheckItem(pytest.Item):
         separator: str = "-",
         **kwargs: Any,
     ):
-        param = separator.join(target)
+        self.target = Target.of(target)  # the data: reports keep hv01->hv02
+        param = self.target.node_param(separator)
         # pytest parses this string into path, names and params, as it parses the ids it cached.
         nodeid = f"{SUITE_NODE_DIR}/{parent.path.name}::{name}[{param}]"
         super().__init__(name=f"{name}[{param}]", parent=parent, nodeid=nodeid, **kwargs)
@@ -101,70 +99,46 @@ class CheckItem(pytest.Item):
             keywords = _CHECK_KEYWORDS[meta.id] = frozenset({meta.id})
         self.extra_keyword_matches = keywords
         self.meta = meta
-        self.target = target
-        self.target_id = "->".join(target)  # the data: reports keep hv01->hv02
-        for mark in getattr(meta.func, "pytestmark", []):
+        for mark in (area_mark(meta.area), *getattr(meta.func, "pytestmark", [])):
             self.own_markers.append(mark)
             self.keywords[mark.name] = mark
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, def_line(self.meta.func) - 1, self.name
 
-    def view(self, estate: Estate) -> HostView | PairView:
-        """Setup: the target's facts. Raises FactsUnavailable, or skips when the check does not apply."""
-        meta = self.meta
-        with_directory = meta.directory != "none"
-        if meta.scope == "host":
-            view = estate.host_view(self.target[0], with_directory)
-        else:
-            view = estate.pair_view(self.target[0], self.target[1], with_directory)
-        if meta.applies is not None:
-            meta.applies(view)
-        if meta.directory == "required":
-            require_directory(view)
-        return view
-
     def runtest(self) -> None:  # pragma: no cover - the lean protocol below runs checks
         raise RuntimeError("lmready check items run through lmready's protocol")
 
 
-Judge = Callable[[CheckMeta, str, str, BaseException | None, str], Finding]
+Record = Callable[[Finding], None]
 
 
-def run_protocol(item: CheckItem, estate: Estate, judge: Judge) -> None:
-    """pytest's runtest protocol for a check item: logstart, setup/call/teardown reports, logfinish."""
+def run_protocol(item: CheckItem, estate: Estate, judging: Judging, record: Record) -> None:
+    """pytest's runtest protocol for a check item: logstart, the engine's finding as reports, logfinish."""
     ihook = item.ihook
     location = item.location
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=location)
     start = time.time()
-    when, exc, reason, said = "setup", None, "", None
-    try:
-        view = item.view(estate)
-        when = "call"
-        said = item.meta.func(view)  # a check may say how it passed (A2: which mechanism)
-    except pytest.skip.Exception as skip:
-        reason = skip.msg
-    except (Exception, pytest.fail.Exception) as error:  # a check's bug stays on its own item
-        exc = error
+    finding = evaluate(item.meta, item.target, estate, judging)
     stop = time.time()
-
-    finding = judge(item.meta, item.target_id, when, exc, reason)
-    if finding.outcome == "passed" and isinstance(said, str):
-        finding.message = f"{item.target_id}: {said}"
     finding.nodeid, finding.duration = item.nodeid, stop - start
+    record(finding)
+    when = "call"
     longrepr: Any = None
     extra: dict[str, Any] = {}
-    if finding.outcome in ("passed", "fixed"):
+    if finding.outcome in (Outcome.PASSED, Outcome.FIXED):
         outcome = "passed"
-    elif finding.outcome == "skipped":
+    elif finding.outcome == Outcome.SKIPPED:
+        reason = finding.message.removeprefix(f"{finding.target}: ")
         outcome, longrepr = "skipped", (str(item.path), location[1] + 1, f"Skipped: {reason}")
-    elif finding.outcome == "error":
+    elif finding.outcome == Outcome.ERROR:
         # Could not run: pytest's "error", reported at setup whichever phase found it.
         outcome, when = "failed", "setup"
+        error = finding.error
         longrepr = (
             Sentence(finding.message)
-            if isinstance(exc, FactsUnavailable)
-            else item.repr_failure(pytest.ExceptionInfo.from_exception(exc))
+            if error is None or isinstance(error, FactsUnavailable)
+            else item.repr_failure(pytest.ExceptionInfo.from_exception(error))
         )
     elif finding.blocking:
         outcome, longrepr = "failed", Sentence(finding.message)

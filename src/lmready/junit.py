@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from lmready.catalogue import def_line
 from lmready.findings import Finding, count_label, counts
-from lmready.items import def_line
 from lmready.text import xml_text
 
 

@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from lmready import preflight
+from lmready.constants import MIGRATION_PORT, SMB_PORT
 from lmready.credentials import CredentialError, resolve
-from lmready.directory import DirectoryError, collect_domain
 from lmready.estate import Estate, FactsUnavailable, bind_identities, expected_name
 from lmready.facts import DomainFacts, HostFacts, PerformanceOption, Preflight
 from lmready.inventory import DomainEntry, Host, Inventory
+from lmready.ldap_directory import DirectoryError, collect_domain
 from lmready.psrp import RemoteError, Session, open_session
 from lmready.wire import WireError, collection_script, parse_host, parse_probes, probe_script
 
-MIGRATION_PORT, SMB_PORT = 6600, 445
 MAX_WORKERS = 32  # sessions in flight; each is mostly waiting on the network
 PREFLIGHT_TIMEOUT = 3.0
 

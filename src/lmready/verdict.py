@@ -15,6 +15,7 @@ from enum import IntEnum, StrEnum
 
 from lmready.catalogue import CheckMeta
 from lmready.findings import Finding
+from lmready.values import Scope, Target
 
 
 class Verdict(StrEnum):
@@ -59,7 +60,7 @@ class PairReadiness:
 
     @property
     def target(self) -> str:
-        return f"{self.src}->{self.dst}"
+        return Target.pair(self.src, self.dst)
 
 
 def expected_results(catalogue: Iterable[CheckMeta], src: str, dst: str) -> list[tuple[str, str]]:
@@ -67,7 +68,7 @@ def expected_results(catalogue: Iterable[CheckMeta], src: str, dst: str) -> list
     checks on the pair itself."""
     out = []
     for meta in catalogue:
-        targets = (src, dst) if meta.scope == "host" else (f"{src}->{dst}",)
+        targets = (src, dst) if meta.scope == Scope.HOST else (Target.pair(src, dst),)
         out += [(meta.id, t) for t in targets]
     return out
 
@@ -86,7 +87,7 @@ def pair_readiness(
             judged.setdefault(f.target, set()).add(f.check.id)
     out = []
     for src, dst in pairs:
-        pair = f"{src}->{dst}"
+        pair = Target.pair(src, dst)
         relevant = [f for t in (src, dst, pair) for f in by_target.get(t, [])]
         r = PairReadiness(src, dst, PairState.READY)
         r.blocking = [f for f in relevant if f.blocking]

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from lmready.constants import MIGRATION_PORT, SMB_PORT
 from lmready.facts import HostFacts
 from lmready.lab.cmdlets import LabCmdlet, hyperv, native, netsecurity, network, system
 from lmready.lab.cmdlets.hyperv import env_computername
@@ -23,8 +24,6 @@ from lmready.lab.powershell.evaluator import Call, Runtime
 from lmready.lab.powershell.values import PSObject, plain
 from lmready.lab.result import ScriptResult
 
-MIGRATION_PORT = 6600
-SMB_PORT = 445
 _CMDLETS: dict[str, LabCmdlet] = {
     **hyperv.CMDLETS,
     **netsecurity.CMDLETS,

@@ -60,13 +60,14 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lmready.constants import MIGRATION_SERVICE
+
 ADDRESS = "127.0.0.1"
 LDAPS_PORT = 636
 KDC_PORT = 88
 DEFAULT_ADMIN_PASSWORD = "Lab-Admin-2026!"
 DEFAULT_DIRECTORY = Path(__file__).parent / "scenarios" / "directory.yml"
 HOST_NAME = "DC1"
-MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 
 UAC_FLAGS = {
     "ACCOUNTDISABLE": 0x2,

@@ -2,7 +2,7 @@
 re-collecting and re-checking, journal every change, and roll a journal back."""
 
 from lmready.remediation.apply import apply_plan, purge_advice
-from lmready.remediation.change import Change, Outcome
+from lmready.remediation.change import Change, ChangeResult
 from lmready.remediation.journal import Journal, read_journal
 from lmready.remediation.plan import Plan, make_plan
 from lmready.remediation.rollback import Rollback, rollback
@@ -12,8 +12,8 @@ __all__ = [
     "FIXED",
     "FIX_FAILED",
     "Change",
+    "ChangeResult",
     "Journal",
-    "Outcome",
     "Plan",
     "Rollback",
     "Verification",

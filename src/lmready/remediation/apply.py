@@ -11,8 +11,8 @@ from lmready.estate import Estate, FactsUnavailable
 from lmready.inventory import DomainEntry, Host, Inventory
 from lmready.live import run_each
 from lmready.psrp import RemoteError, Session, open_session
-from lmready.remediation import directory, hosts
-from lmready.remediation.change import ALREADY, APPLIED, FAILED, HOST, UNKNOWN, Change, Outcome
+from lmready.remediation import directory_changes, host_changes
+from lmready.remediation.change import ALREADY, APPLIED, FAILED, HOST, UNKNOWN, Change, ChangeResult
 from lmready.remediation.journal import ATTEMPTED, PLANNED, Journal
 from lmready.remediation.plan import Plan
 
@@ -27,7 +27,7 @@ def apply_plan(
     *,
     directory_secret_for: SecretFor | None = None,
     host_session_for: SessionFor | None = None,
-) -> list[Outcome]:
+) -> list[ChangeResult]:
     """Make the plan's changes; an outcome per change, in plan order. An empty plan changes nothing."""
     return run_changes(
         plan.changes,
@@ -46,7 +46,7 @@ def run_changes(
     done: str = APPLIED,
     directory_secret_for: SecretFor | None = None,
     host_session_for: SessionFor | None = None,
-) -> list[Outcome]:
+) -> list[ChangeResult]:
     """``done`` is the journal status of a change that was made ("rolled back" for a rollback)."""
     session_for = host_session_for or (lambda host: _open(host, inventory))
     secret_for = directory_secret_for or (lambda entry: _secret(entry, inventory))
@@ -59,13 +59,13 @@ def run_changes(
         for change in group:  # fsync'ed before anything is sent
             journal.record(change, ATTEMPTED)
 
-    def finish(outcomes: list[Outcome]) -> list[Outcome]:
+    def finish(outcomes: list[ChangeResult]) -> list[ChangeResult]:
         for outcome in outcomes:
             status = done if outcome.status == APPLIED else outcome.status
             journal.record(outcome.change, status, outcome.reason)
         return outcomes
 
-    outcomes: dict[Change, Outcome] = {}
+    outcomes: dict[Change, ChangeResult] = {}
     # Each group runs against a host or a domain entry, the items collection gives a deadline.
     jobs: dict[int, tuple[Host | DomainEntry, list[Change]]] = {}
     for (kind, target), group in groups.items():
@@ -76,11 +76,11 @@ def run_changes(
         entry = next((e for e in inventory.domains if e.name.lower() == target), None)
         if entry is None:
             sentence = f"{group[0].target}: the inventory has no directory entry for this domain; add it under directory:."
-            outcomes.update((o.change, o) for o in finish([Outcome(c, FAILED, sentence) for c in group]))
+            outcomes.update((o.change, o) for o in finish([ChangeResult(c, FAILED, sentence) for c in group]))
         else:
             jobs[id(entry)] = (entry, group)
 
-    def run(item: Host | DomainEntry) -> list[Outcome]:
+    def run(item: Host | DomainEntry) -> list[ChangeResult]:
         _, group = jobs[id(item)]
         if isinstance(item, Host):
             return finish(_host_group(item, group, session_for, attempt))
@@ -90,21 +90,21 @@ def run_changes(
     for item, result in zip(items, run_each(items, run, "applying changes"), strict=True):
         if isinstance(result, FactsUnavailable):  # given up at its deadline, or a bug
             reason = f"{result} Whether it changed anything is unknown."
-            result = finish([Outcome(c, UNKNOWN, reason) for c in jobs[id(item)][1]])
+            result = finish([ChangeResult(c, UNKNOWN, reason) for c in jobs[id(item)][1]])
         outcomes.update((o.change, o) for o in result)
     return [outcomes[c] for c in dict.fromkeys(changes)]
 
 
 def _host_group(
     host: Host, changes: list[Change], session_for: SessionFor, attempt: Callable[[list[Change]], None]
-) -> list[Outcome]:
+) -> list[ChangeResult]:
     try:
         session = session_for(host)
     except (RemoteError, CredentialError) as exc:
-        return [Outcome(c, FAILED, str(exc)) for c in changes]
+        return [ChangeResult(c, FAILED, str(exc)) for c in changes]
     try:
         attempt(changes)
-        return hosts.apply_host(host, changes, session)
+        return host_changes.apply_host(host, changes, session)
     finally:
         session.close()
 
@@ -114,12 +114,12 @@ def _domain_group(
     changes: list[Change],
     secret_for: SecretFor,
     attempt: Callable[[list[Change]], None],
-) -> list[Outcome]:
+) -> list[ChangeResult]:
     try:
         secret = secret_for(entry)
     except CredentialError as exc:
-        return [Outcome(c, FAILED, f"domain {entry.name}: {exc}") for c in changes]
-    return directory.apply_domain(entry, changes, secret, attempt)
+        return [ChangeResult(c, FAILED, f"domain {entry.name}: {exc}") for c in changes]
+    return directory_changes.apply_domain(entry, changes, secret, attempt)
 
 
 def _open(host: Host, inventory: Inventory) -> Session:
@@ -133,10 +133,10 @@ def _secret(entry: DomainEntry, inventory: Inventory) -> Secret | None:
     return resolve(entry.credential, inventory.credentials.get(entry.credential or ""))
 
 
-def purge_advice(plan: Plan, outcomes: list[Outcome]) -> str | None:
+def purge_advice(plan: Plan, outcomes: list[ChangeResult]) -> str | None:
     """The klist advice for the hosts whose delegation changed, or None when none did."""
     made = {
         o.change for o in outcomes if o.status == APPLIED and o.reason != ALREADY and o.change.kind != HOST
     }
     names = {h for finding, changes in plan.covered if made.intersection(changes) for h in finding.hosts}
-    return directory.klist_advice(sorted(names)) if names else None
+    return directory_changes.klist_advice(sorted(names)) if names else None

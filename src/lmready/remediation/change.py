@@ -8,12 +8,30 @@ member is absent", so adding is ``None -> member`` and its undo is ``member -> N
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-HOST, DIRECTORY = "host", "directory"
-# Outcome statuses: "refused" means a precondition did not hold and nothing was attempted;
-# "skipped" that the value was no longer the one the plan saw, so it was left as it is;
-# "unknown" that the host stopped answering after the change was sent: it may have been made.
-APPLIED, FAILED, REFUSED, SKIPPED, UNKNOWN = "applied", "failed", "refused", "skipped", "unknown"
+
+class ChangeKind(StrEnum):
+    """Where a change is made: on a host (PowerShell) or in the directory (LDAP)."""
+
+    HOST = "host"
+    DIRECTORY = "directory"
+
+
+class ChangeStatus(StrEnum):
+    """How a change ended. "refused": a precondition did not hold and nothing was attempted;
+    "skipped": the value was no longer the one the plan saw, so it was left as it is;
+    "unknown": the host stopped answering after the change was sent: it may have been made."""
+
+    APPLIED = "applied"
+    FAILED = "failed"
+    REFUSED = "refused"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+HOST, DIRECTORY = ChangeKind.HOST, ChangeKind.DIRECTORY
+APPLIED, FAILED, REFUSED, SKIPPED, UNKNOWN = ChangeStatus
 # The reason of an APPLIED outcome that found the value already in place: nothing to roll back.
 ALREADY = "the value was already as wanted"
 
@@ -25,7 +43,7 @@ class Change:
     check_id: str
     fix: str
     target: str  # host name, or domain name for a directory change
-    kind: str  # HOST | DIRECTORY
+    kind: ChangeKind
     setting: str
     before: Value
     after: Value
@@ -42,7 +60,7 @@ def show(value: Value) -> str:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ChangeResult:
     change: Change
-    status: str  # APPLIED | FAILED | REFUSED | SKIPPED | UNKNOWN
+    status: ChangeStatus
     reason: str = ""

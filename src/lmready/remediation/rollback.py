@@ -26,7 +26,7 @@ from lmready.remediation.change import (
     SKIPPED,
     UNKNOWN,
     Change,
-    Outcome,
+    ChangeResult,
     Value,
     show,
 )
@@ -44,7 +44,7 @@ NOT_MADE = {FAILED, REFUSED, SKIPPED, FOUND}
 class Rollback:
     journal: Path  # the rollback's own journal
     # refusals first, then attempted changes never made, then the restores, newest change first
-    outcomes: list[Outcome]
+    outcomes: list[ChangeResult]
 
 
 def rollback(
@@ -84,10 +84,10 @@ def _restore(
     directory_secret_for: SecretFor | None,
     host_session_for: SessionFor | None,
     collect: Collect | None,
-) -> list[Outcome]:
+) -> list[ChangeResult]:
     estate = (collect or LiveCollector().collect)(inventory)
-    refused: list[Outcome] = []
-    never: list[Outcome] = []  # attempted, found at the value before: nothing to restore
+    refused: list[ChangeResult] = []
+    never: list[ChangeResult] = []  # attempted, found at the value before: nothing to restore
     restores: list[Change] = []
     maybe_made: set[Change] = set()
     for ident in sorted(changes, reverse=True):
@@ -103,7 +103,7 @@ def _restore(
             continue
         if maybe and now == change.before and now != change.after:
             never.append(
-                Outcome(
+                ChangeResult(
                     change,
                     SKIPPED,
                     f"{_name(change)}: it was attempted but never made: it is {show(now)}, the value before the "
@@ -138,13 +138,13 @@ def _restore(
     return refused + never + [_said(o, o.change in maybe_made) for o in outcomes]
 
 
-def _said(outcome: Outcome, maybe: bool) -> Outcome:
+def _said(outcome: ChangeResult, maybe: bool) -> ChangeResult:
     """A rollback's outcome as the admin reads it: a restore that the host skipped (the value
     changed between the read and the restore) was refused; an attempted change says it had been made."""
     if outcome.status == SKIPPED:
-        return Outcome(outcome.change, REFUSED, outcome.reason)
+        return ChangeResult(outcome.change, REFUSED, outcome.reason)
     if maybe and outcome.status == APPLIED and not outcome.reason:
-        return Outcome(
+        return ChangeResult(
             outcome.change,
             APPLIED,
             f"{outcome.change.target}: {outcome.change.setting}: it had been made (attempted, its outcome not "
@@ -153,8 +153,8 @@ def _said(outcome: Outcome, maybe: bool) -> Outcome:
     return outcome
 
 
-def _refuse(change: Change, now: Value, reason: str) -> Outcome:
-    return Outcome(inverse(change, now), REFUSED, reason)
+def _refuse(change: Change, now: Value, reason: str) -> ChangeResult:
+    return ChangeResult(inverse(change, now), REFUSED, reason)
 
 
 def _name(change: Change) -> str:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from lmready.catalogue import CheckMeta, Severity
-from lmready.estate import Estate, FactsUnavailable
-from lmready.findings import Finding, judge_failure
-from lmready.inventory import Waiver
+from lmready.catalogue import CheckMeta
+from lmready.engine import Judging, evaluate
+from lmready.estate import Estate
+from lmready.findings import Finding
 from lmready.remediation.apply import apply_plan, purge_advice
-from lmready.remediation.change import Outcome
+from lmready.remediation.change import ChangeResult
 from lmready.remediation.journal import Journal
 from lmready.remediation.plan import Plan, make_plan
-from lmready.remediation.verify import FIXED, Verification, check_failure, verify
+from lmready.remediation.verify import FIXED, Verification, verify
+from lmready.values import Outcome
 
 PLANNED, NOT_FIXABLE = "fix planned", "not fixable"
 
@@ -31,7 +31,7 @@ PLANNED, NOT_FIXABLE = "fix planned", "not fixable"
 class Remediation:
     mode: str  # "plan" or "apply"
     plan: Plan
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[ChangeResult] = field(default_factory=list)
     verifications: list[Verification] = field(default_factory=list)
     journal: Path | None = None
     advice: str | None = None
@@ -44,10 +44,10 @@ class Remediation:
         if status is None:
             return
         what, detail = status
-        if what == FIXED and finding.outcome == "passed":
-            finding.outcome, finding.remediation = "fixed", FIXED
+        if what == FIXED and finding.outcome == Outcome.PASSED:
+            finding.outcome, finding.remediation = Outcome.FIXED, FIXED
             finding.message = f"{finding.target}: fixed: {detail}"
-        elif finding.outcome in ("failed", "warning"):
+        elif finding.outcome in (Outcome.FAILED, Outcome.WARNING):
             finding.remediation = what
             finding.message = f"{finding.message} [{what}: {detail}]"
 
@@ -116,25 +116,12 @@ class Remediation:
 
 
 def failing_findings(
-    targets: Iterable[tuple[CheckMeta, str]],
-    estate: Estate,
-    gate: Severity,
-    waivers: tuple[Waiver, ...],
-    today: date,
+    targets: Iterable[tuple[CheckMeta, str]], estate: Estate, judging: Judging
 ) -> list[Finding]:
     """Every check judged once on the collected facts: the failures and warnings (a waived
     failure is the admin's decision and is left alone; a check that cannot run has no fix)."""
-    out = []
-    for meta, target in targets:
-        try:
-            failure = check_failure(meta, target, estate)
-        except FactsUnavailable:
-            continue
-        if failure is not None:
-            finding = judge_failure(meta, target, failure, gate, waivers, today)
-            if finding.outcome in ("failed", "warning") and finding.waiver is None:
-                out.append(finding)
-    return out
+    findings = (evaluate(meta, target, estate, judging) for meta, target in targets)
+    return [f for f in findings if f.outcome in (Outcome.FAILED, Outcome.WARNING) and f.waiver is None]
 
 
 def remediate(

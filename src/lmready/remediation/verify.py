@@ -7,18 +7,18 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
-
-from lmready.catalogue import CheckFailure, CheckMeta, load_catalogue
-from lmready.estate import Estate, FactsUnavailable, require_directory
+from lmready.catalogue import CheckMeta, Severity, load_catalogue
+from lmready.engine import Judging, evaluate
+from lmready.estate import Estate, FactsUnavailable
 from lmready.facts import HostFacts
 from lmready.findings import Finding
 from lmready.inventory import Inventory
 from lmready.live import LiveCollector
-from lmready.remediation import directory, hosts
-from lmready.remediation.change import APPLIED, HOST, Change, Outcome, Value, show
+from lmready.remediation import directory_changes, host_changes
+from lmready.remediation.change import APPLIED, HOST, Change, ChangeResult, Value, show
 from lmready.remediation.journal import VERIFIED, Journal
 from lmready.remediation.plan import Plan
+from lmready.values import Outcome
 
 FIXED, FIX_FAILED = "fixed", "fix failed"
 
@@ -34,7 +34,7 @@ class Verification:
 
 def verify(
     plan: Plan,
-    outcomes: list[Outcome],
+    outcomes: list[ChangeResult],
     estate: Estate,
     journal: Journal,
     *,
@@ -82,12 +82,12 @@ def read_back(change: Change, estate: Estate) -> Value:
         facts = estate.hosts.get(change.target)
         if not isinstance(facts, HostFacts):
             raise facts or FactsUnavailable(f"{change.target}: no facts were collected for this host.")
-        return hosts.current(change.setting, member, facts)
+        return host_changes.current(change.setting, member, facts)
     domain = next((d for n, d in estate.domains.items() if n.lower() == change.target.lower()), None)
     if domain is None or isinstance(domain, FactsUnavailable):
         raise domain or FactsUnavailable(f"domain {change.target}: its facts were not read.")
     try:
-        return directory.current(change.setting, member, change.account_dn or "", domain)
+        return directory_changes.current(change.setting, member, change.account_dn or "", domain)
     except LookupError as exc:
         raise FactsUnavailable(f"domain {change.target}: {exc}.") from None
 
@@ -105,30 +105,13 @@ def differs(change: Change, estate: Estate) -> str | None:
 
 def recheck(meta: CheckMeta, target: str, estate: Estate) -> str | None:
     """None when the check passes (or no longer applies) on ``estate``; else why not."""
-    try:
-        failure = check_failure(meta, target, estate)
-    except FactsUnavailable as exc:
-        return str(exc)
-    return None if failure is None else f"{target}: {meta.id} still fails after the fix: {failure}."
-
-
-def check_failure(meta: CheckMeta, target: str, estate: Estate) -> CheckFailure | None:
-    """Run one check on one target as the plugin does: its failure, or None when it passes or
-    does not apply. Raises FactsUnavailable when the facts it needs are missing."""
-    names = target.split("->")
-    with_directory = meta.directory != "none"
-    if meta.scope == "host":
-        view = estate.host_view(names[0], with_directory)
-    else:
-        view = estate.pair_view(names[0], names[1], with_directory)
-    try:
-        if meta.applies is not None:  # before asking for the directory, as the plugin does
-            meta.applies(view)
-        if meta.directory == "required":
-            require_directory(view)
-        meta.func(view)
-    except pytest.skip.Exception:
+    finding = evaluate(meta, target, estate, RECHECK)
+    if finding.outcome in (Outcome.PASSED, Outcome.SKIPPED):
         return None
-    except CheckFailure as failure:
-        return failure
-    return None
+    if finding.outcome == Outcome.ERROR:
+        return finding.message
+    return f"{target}: {meta.id} still fails after the fix: {finding.message.removeprefix(f'{target}: ')}."
+
+
+# A fix is verified when its check passes outright: any failure, whatever its severity, says it did not.
+RECHECK = Judging(gate=Severity.LOW)

@@ -8,6 +8,7 @@ import fnmatch
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from lmready.constants import FIREWALL_RULE
 from lmready.facts import FirewallRule, HostFacts
 from lmready.lab.cmdlets import cmdlet, table
 from lmready.lab.cmdlets.shapes import shaped
@@ -18,7 +19,6 @@ from lmready.lab.powershell.values import PSObject
 if TYPE_CHECKING:
     from lmready.lab.model import HyperVHost
 
-FIREWALL_RULE = "VIRT-MIGL-In-TCP-NoScope"
 FIREWALL_DISPLAY_NAME = "Hyper-V (MIG-TCP-In)"
 _CIM = "Microsoft.Management.Infrastructure.CimInstance#root/StandardCimv2/{}"
 

@@ -16,14 +16,13 @@ import ipaddress
 
 from pypsrp.powershell import PowerShell
 
+from lmready.constants import FIREWALL_RULE
 from lmready.facts import HostFacts
 from lmready.inventory import Host
 from lmready.psrp import Session, explain, first_line
 from lmready.pwsh import literal, quote
-from lmready.remediation.change import APPLIED, FAILED, SKIPPED, UNKNOWN, Change, Outcome, Value, show
+from lmready.remediation.change import APPLIED, FAILED, SKIPPED, UNKNOWN, Change, ChangeResult, Value, show
 from lmready.text import printable
-
-FIREWALL_RULE = "VIRT-MIGL-In-TCP-NoScope"
 
 # Settings: Get-VMHost property names, plus the two that are not Get-VMHost properties.
 ENABLED = "VirtualMachineMigrationEnabled"
@@ -114,7 +113,7 @@ def _member(change: Change) -> Value:
     return change.after if change.after is not None else change.before
 
 
-def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outcome]:
+def apply_host(host: Host, changes: list[Change], session: Session) -> list[ChangeResult]:
     """Run all of one host's changes in one script; an outcome per change, in order."""
     try:
         ps = PowerShell(session.pool)
@@ -122,24 +121,26 @@ def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outc
         output = ps.invoke()
     except Exception as exc:
         reason = explain(host, exc, "the remediation script")
-        return [Outcome(c, UNKNOWN, f"{reason} Whether it changed anything is unknown.") for c in changes]
+        return [
+            ChangeResult(c, UNKNOWN, f"{reason} Whether it changed anything is unknown.") for c in changes
+        ]
     error = (
         first_line(str(ps.streams.error[0]), "the pipeline failed")
         if ps.had_errors and ps.streams.error
         else ""
     )
     said = [printable(str(o)) for o in output]  # the host's words reach the terminal and the journal
-    outcomes: list[Outcome] = []
+    outcomes: list[ChangeResult] = []
     at = 0
     for n, change in enumerate(changes, 1):
         word = said[at] if at < len(said) else None
         if word == f"{n} set":
-            outcomes.append(Outcome(change, APPLIED))
+            outcomes.append(ChangeResult(change, APPLIED))
             at += 1
         elif word == f"{n} kept" and at + 1 < len(said):
             now = value_of(change.setting, said[at + 1])
             outcomes.append(
-                Outcome(
+                ChangeResult(
                     change,
                     SKIPPED,
                     f"{host.name}: changed since the plan: {change.setting} is {show(now)}, the plan saw "
@@ -148,14 +149,14 @@ def apply_host(host: Host, changes: list[Change], session: Session) -> list[Outc
             )
             at += 2
         elif word is None and error and not any(o.status == FAILED for o in outcomes):
-            outcomes.append(Outcome(change, FAILED, f"{host.name}: `{change.command}` failed: {error}."))
+            outcomes.append(ChangeResult(change, FAILED, f"{host.name}: `{change.command}` failed: {error}."))
         elif word is None and error:
             outcomes.append(
-                Outcome(change, FAILED, f"{host.name}: not run, because an earlier change failed.")
+                ChangeResult(change, FAILED, f"{host.name}: not run, because an earlier change failed.")
             )
         else:
             outcomes.append(
-                Outcome(
+                ChangeResult(
                     change,
                     UNKNOWN,
                     f"{host.name}: the remediation script's answer ended before `{change.command}` said "

@@ -21,7 +21,6 @@ from ldap3.core import exceptions as lx
 
 from lmready import security_descriptor as sd
 from lmready.credentials import Secret
-from lmready.directory import DirectoryError, is_domain_admin, open_for_changes
 from lmready.facts import (
     DOMAIN_CONTROLLERS_RID,
     READONLY_DOMAIN_CONTROLLERS_RID,
@@ -30,7 +29,8 @@ from lmready.facts import (
     DomainFacts,
 )
 from lmready.inventory import DomainEntry
-from lmready.remediation.change import ALREADY, APPLIED, FAILED, REFUSED, Change, Outcome, Value
+from lmready.ldap_directory import DirectoryError, is_domain_admin, open_for_changes
+from lmready.remediation.change import ALREADY, APPLIED, FAILED, REFUSED, Change, ChangeResult, Value
 
 DELEGATE_TO = "msDS-AllowedToDelegateTo"  # multi-valued: one value per change, None = absent
 UAC = "userAccountControl"
@@ -72,7 +72,7 @@ def apply_domain(
     changes: list[Change],
     secret: Secret | None,
     attempt: Callable[[list[Change]], None] = lambda changes: None,
-) -> list[Outcome]:
+) -> list[ChangeResult]:
     """All of one domain's changes in one LDAP session. Without Domain Admins none is tried;
     ``attempt`` (which journals them) is called just before the first modify is sent."""
     try:
@@ -84,7 +84,7 @@ def apply_domain(
             tls_server_name=entry.tls_server_name,
         )
     except DirectoryError as exc:
-        return [Outcome(c, FAILED, str(exc)) for c in changes]
+        return [ChangeResult(c, FAILED, str(exc)) for c in changes]
     try:
         admin = is_domain_admin(conn, entry, secret)
         if not admin:
@@ -94,23 +94,23 @@ def apply_domain(
                 f"{entry.name}: delegation changes need Domain Admins and {who} {why}, so none was made; "
                 "name a Domain Admins credential for the domain, or have an admin make them."
             )
-            return [Outcome(c, REFUSED, sentence) for c in changes]
+            return [ChangeResult(c, REFUSED, sentence) for c in changes]
         guarded = {dn: _refusal(conn, entry, dn) for dn in {c.account_dn or "" for c in changes}}
         attempt([c for c in changes if not guarded[c.account_dn or ""]])
         return [
-            Outcome(c, REFUSED, guarded[c.account_dn or ""])
+            ChangeResult(c, REFUSED, guarded[c.account_dn or ""])
             if guarded[c.account_dn or ""]
             else _modify(conn, entry, c)
             for c in changes
         ]
     except lx.LDAPException as exc:
-        return [Outcome(c, FAILED, f"{entry.name}: the LDAP session failed: {exc}.") for c in changes]
+        return [ChangeResult(c, FAILED, f"{entry.name}: the LDAP session failed: {exc}.") for c in changes]
     finally:
         with contextlib.suppress(lx.LDAPException):
             conn.unbind()
 
 
-def _modify(conn: ldap3.Connection, entry: DomainEntry, change: Change) -> Outcome:
+def _modify(conn: ldap3.Connection, entry: DomainEntry, change: Change) -> ChangeResult:
     dn = change.account_dn or ""
     if change.setting == UAC:
         operations = [(ldap3.MODIFY_DELETE, [str(change.before)]), (ldap3.MODIFY_ADD, [str(change.after)])]
@@ -124,26 +124,26 @@ def _modify(conn: ldap3.Connection, entry: DomainEntry, change: Change) -> Outco
         operations = [(ldap3.MODIFY_DELETE, [change.before])]
     try:
         conn.modify(dn, {change.setting: operations})
-        return Outcome(change, APPLIED)
+        return ChangeResult(change, APPLIED)
     except lx.LDAPOperationResult as exc:
         code, message = exc.result, " ".join(str(exc.message or exc.description).split()).rstrip(".")
     if change.setting == DELEGATE_TO and code in (_ATTRIBUTE_OR_VALUE_EXISTS, _NO_SUCH_ATTRIBUTE):
-        return Outcome(change, APPLIED, ALREADY)
+        return ChangeResult(change, APPLIED, ALREADY)
     if change.setting == ALLOWED_TO_ACT and code in (_ATTRIBUTE_OR_VALUE_EXISTS, _NO_SUCH_ATTRIBUTE):
-        return Outcome(
+        return ChangeResult(
             change,
             FAILED,
             f"{entry.name}: {ALLOWED_TO_ACT} of {dn} is no longer the descriptor read: somebody changed it "
             "since, and it was not overwritten; audit again and plan anew.",
         )
     if change.setting == UAC and code == _NO_SUCH_ATTRIBUTE:
-        return Outcome(
+        return ChangeResult(
             change,
             FAILED,
             f"{entry.name}: {UAC} of {dn} is no longer {change.before}, the value read: somebody changed "
             "it since, and it was not overwritten; audit again and plan anew.",
         )
-    return Outcome(change, FAILED, f"{entry.name}: the DC refused `{change.command}`: {message}.")
+    return ChangeResult(change, FAILED, f"{entry.name}: the DC refused `{change.command}`: {message}.")
 
 
 def _descriptor_change(before: Value, after: Value) -> str:

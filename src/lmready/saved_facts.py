@@ -1,4 +1,5 @@
-"""Collectors fill an Estate. Saved facts are read here; live collectors plug in beside it.
+"""Saved facts: the collector that reads an Estate from a facts directory (lmready.live reads
+it from the hosts and the directory).
 
 Layout of a facts directory (what ``lmready snapshot`` writes and ``--facts-dir`` reads):
 
@@ -10,17 +11,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from lmready.estate import Estate, FactsUnavailable
 from lmready.facts import DomainFacts, HostFacts
 from lmready.inventory import Inventory
-
-
-class Collector(Protocol):
-    def collect(self, inventory: Inventory) -> Estate: ...
 
 
 class SavedFacts:
