@@ -59,7 +59,7 @@ class CheckMeta:
     title: str
     severity: Severity
     area: str
-    scope: str  # "host" or "pair"
+    scope: str  # "host", "pair" or "vm"
     fix: str | None  # name in lmready.fixes.FIXES, or None
     directory: str  # DIRECTORY_NEEDS: does the check read Active Directory facts?
     applies: Callable[[Any], None] | None  # skips (pytest.skip) when the check does not apply
@@ -81,7 +81,8 @@ def check(
     directory: str = "none",
     applies: Callable[[Any], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a compliance check. Its first parameter, ``host`` or ``pair``, sets its scope.
+    """Declare a compliance check. Its first parameter, ``host``, ``pair`` or ``vm`` (one VM of the
+    source judged against the destination, lmready.vmview), sets its scope.
 
     ``applies`` is a precondition on the target (it calls applies_only_if). The plugin
     evaluates it before it fetches directory facts, and the check runs it first too, so that
@@ -90,8 +91,8 @@ def check(
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         params = list(inspect.signature(func).parameters)
-        if not params or params[0] not in ("host", "pair"):
-            raise TypeError(f"{func.__name__}: a check's first parameter is 'host' or 'pair'")
+        if not params or params[0] not in ("host", "pair", "vm"):
+            raise TypeError(f"{func.__name__}: a check's first parameter is 'host', 'pair' or 'vm'")
         if area not in AREAS:
             raise TypeError(f"{func.__name__}: unknown area '{area}'")
         if directory not in DIRECTORY_NEEDS:

@@ -22,6 +22,7 @@ import pytest
 from lmready.catalogue import CheckMeta
 from lmready.estate import Estate, FactsUnavailable, HostView, PairView, require_directory
 from lmready.findings import Finding
+from lmready.vmview import VmView, vm_view
 
 # Reports are kept by the terminal, JUnit and HTML plugins until the end of the run; at 100,000
 # items every byte counts, and no reporter reads keywords.
@@ -92,7 +93,8 @@ class CheckItem(pytest.Item):
         separator: str = "-",
         **kwargs: Any,
     ):
-        param = separator.join(target)
+        # A VM target (src, dst, vm) is written src-dst:vm (lmready.vmview).
+        param = separator.join(target[:2]) + "".join(f":{vm}" for vm in target[2:])
         # pytest parses this string into path, names and params, as it parses the ids it cached.
         nodeid = f"{SUITE_NODE_DIR}/{parent.path.name}::{name}[{param}]"
         super().__init__(name=f"{name}[{param}]", parent=parent, nodeid=nodeid, **kwargs)
@@ -102,7 +104,7 @@ class CheckItem(pytest.Item):
         self.extra_keyword_matches = keywords
         self.meta = meta
         self.target = target
-        self.target_id = "->".join(target)  # the data: reports keep hv01->hv02
+        self.target_id = "->".join(target[:2]) + "".join(f":{vm}" for vm in target[2:])  # reports keep ->
         for mark in getattr(meta.func, "pytestmark", []):
             self.own_markers.append(mark)
             self.keywords[mark.name] = mark
@@ -110,12 +112,14 @@ class CheckItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, def_line(self.meta.func) - 1, self.name
 
-    def view(self, estate: Estate) -> HostView | PairView:
+    def view(self, estate: Estate) -> HostView | PairView | VmView:
         """Setup: the target's facts. Raises FactsUnavailable, or skips when the check does not apply."""
         meta = self.meta
         with_directory = meta.directory != "none"
         if meta.scope == "host":
             view = estate.host_view(self.target[0], with_directory)
+        elif meta.scope == "vm":
+            view = vm_view(estate, *self.target, with_directory=with_directory)
         else:
             view = estate.pair_view(self.target[0], self.target[1], with_directory)
         if meta.applies is not None:

@@ -31,6 +31,7 @@ from lmready.inventory import Inventory, InventoryError, load_inventory
 from lmready.items import CheckItem, pair_separator, run_protocol
 from lmready.junit import write_junit
 from lmready.live import LiveCollector, Progress
+from lmready.per_vm import Selection
 from lmready.remediation.run import Remediation, failing_findings, remediate
 from lmready.summary_md import summary_markdown
 from lmready.verdict import (
@@ -42,6 +43,7 @@ from lmready.verdict import (
     pair_readiness,
     run_verdict,
 )
+from lmready.vmview import vm_targets
 
 DEFAULT_GATE = "high"
 DEFAULT_REPORTS = {
@@ -72,6 +74,7 @@ class Audit:
     baseline: dict[Key, dict] | None = None  # --baseline: the earlier audit's results
     baseline_path: Path | None = None
     pair_separator: str = "-"  # how node ids write a pair (lmready.items.pair_separator)
+    compare: Selection = field(default_factory=Selection)  # --compare-vms, --compare-budget (V1)
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
     _verdict: RunVerdict | None = None
@@ -80,7 +83,7 @@ class Audit:
         if self.facts_dir is not None:
             self._estate = SavedFacts(self.facts_dir).collect(self.inventory)
         else:
-            self._estate = LiveCollector(progress).collect(self.inventory)
+            self._estate = LiveCollector(progress, selection=self.compare).collect(self.inventory)
 
     @property
     def estate(self) -> Estate:
@@ -241,6 +244,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="a short Markdown summary for tickets and CI (also appended to $GITHUB_STEP_SUMMARY when set)",
     )
+    group.addoption(
+        "--compare-vms",
+        metavar="PATTERNS",
+        help="per-VM checks (V1-V3) for these VMs only: comma-separated VM names or src->dst:vm "
+        "patterns (* and ?); 'none' runs no Compare-VM",
+    )
+    group.addoption(
+        "--compare-budget",
+        metavar="VMS[,SECONDS]",
+        help="Compare-VM budget per source host: comparisons (VM x destination) and seconds "
+        "(default 100,60); the rest are 'could not tell'",
+    )
     parser.addini("lmready_inventory", "inventory audited when --inventory is not given")
     parser.addini(
         "gate_severity",
@@ -308,6 +323,10 @@ def pytest_configure(config: pytest.Config) -> None:
                 for w in unknown
             )
         )
+    try:
+        compare = Selection.parse(config.option.compare_vms, config.option.compare_budget)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{exc}.") from None
     baseline_path = Path(config.option.baseline) if config.option.baseline else None
     try:
         baseline = load_baseline(baseline_path) if baseline_path else None
@@ -370,6 +389,7 @@ def pytest_configure(config: pytest.Config) -> None:
         summary_paths=summary_paths,
         baseline=baseline,
         baseline_path=baseline_path,
+        compare=compare,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -475,11 +495,24 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             f"{name}: a check takes only its target ({meta.scope}); it gets everything else from the facts."
         )
     inv = audit.inventory
-    targets = [(h,) for h in inv.hosts] if meta.scope == "host" else list(inv.pairs)
+    if meta.scope == "vm":
+        targets = _vm_targets(collector.config, audit)
+    else:
+        targets = [(h,) for h in inv.hosts] if meta.scope == "host" else list(inv.pairs)
     return [
         CheckItem.from_parent(collector, name=name, meta=meta, target=t, separator=audit.pair_separator)
         for t in targets
     ]
+
+
+def _vm_targets(config: pytest.Config, audit: Audit) -> list[tuple[str, ...]]:
+    """Per-VM targets need the VMs: the facts are collected here, once, when the first per-VM
+    check is collected (listing the checks of a live inventory connects to no host: none then)."""
+    if config.option.collectonly and audit.facts_dir is None:
+        return []
+    if audit._estate is None:
+        audit.collect(_progress_line(config))
+    return [t for t in vm_targets(audit.estate, list(audit.inventory.pairs)) if audit.compare.wants(*t)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -489,7 +522,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     items = sum(isinstance(i, CheckItem) for i in session.items)
     audit.compact_html = items > COMPACT_ABOVE
     if items and not session.config.option.collectonly:
-        audit.collect(_progress_line(session.config))
+        if audit._estate is None:  # not yet collected for the per-VM checks
+            audit.collect(_progress_line(session.config))
         if audit.remediate:
             _remediate(session, audit)
     # Hundreds of thousands of long-lived objects now exist; keep the cyclic GC from rescanning

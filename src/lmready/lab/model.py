@@ -19,8 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lmready import pwsh, wire
+from lmready.explain import EVENTS_MARKER
 from lmready.facts import AuthenticationType, FirewallRule, HostFacts, MigrationNetwork, PerformanceOption
 from lmready.lab import pslang
+from lmready.lab.compare_vm import paths_answer, per_vm_answer
+from lmready.lab.events import events_answer
 from lmready.lab.pslang import (
     CmdletSpec,
     Enum,
@@ -33,6 +36,7 @@ from lmready.lab.pslang import (
     unmodelled,
 )
 from lmready.lab.result import ScriptResult
+from lmready.per_vm import PATHS_MARKER, PER_VM_MARKER
 
 MIGRATION_PORT = 6600
 SMB_PORT = 445
@@ -748,6 +752,7 @@ class HyperVHost:
         # Commands that fail here with the given message (an operator without some right):
         # "Get-VM", "Get-NetFirewallRule", ... in the collection, "probe" for the port probe round.
         self.denied: dict[str, str] = {}
+        self.events: list[dict[str, Any]] = []  # its VMMS-Admin log (lmready.lab.events)
 
     @property
     def state(self) -> HostFacts:
@@ -771,7 +776,21 @@ class HyperVHost:
                 return ScriptResult([], terminating=self.denied["probe"])
             # Not under our lock: the network reads the other hosts' states.
             return probe_answer(script, self.network)
+        per_vm = self._per_vm(first, script)
+        if per_vm is not None:
+            return per_vm
         return self._interpret(script)
+
+    def _per_vm(self, first: str, script: str) -> ScriptResult | None:
+        """lmready's per-VM, path and event scripts (lmready.lab.compare_vm, lmready.lab.events)."""
+        if first == PER_VM_MARKER:
+            # Not under our lock: Compare-VM reads the destinations' states.
+            return per_vm_answer(script, self.state, self.network.states())
+        if first == PATHS_MARKER:
+            return paths_answer(script, self.state)
+        if first == EVENTS_MARKER:
+            return events_answer(script, self.events)
+        return None
 
     def _interpret(self, script: str) -> ScriptResult:
         result = ScriptResult(output=[])
@@ -928,6 +947,10 @@ class LabNetwork:
             if wanted is not None and any(_ip(a.address) == wanted for a in host.state.addresses):
                 return host
         return None
+
+    def states(self) -> list[HostFacts]:
+        with self._lock:
+            return [host.state for host in self._hosts]
 
     def is_open(self, address: str, port: int) -> bool:
         """445 answers on every lab host (IPv4 or IPv6 address); 6600 where the effective migration

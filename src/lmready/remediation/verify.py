@@ -19,6 +19,7 @@ from lmready.remediation import directory, hosts
 from lmready.remediation.change import APPLIED, HOST, Change, Outcome, Value, show
 from lmready.remediation.journal import VERIFIED, Journal
 from lmready.remediation.plan import Plan
+from lmready.vmview import split_target, vm_view
 
 FIXED, FIX_FAILED = "fixed", "fix failed"
 
@@ -119,6 +120,8 @@ def check_failure(meta: CheckMeta, target: str, estate: Estate) -> CheckFailure 
     with_directory = meta.directory != "none"
     if meta.scope == "host":
         view = estate.host_view(names[0], with_directory)
+    elif meta.scope == "vm":
+        view = vm_view(estate, *split_target(target), with_directory=with_directory)
     else:
         view = estate.pair_view(names[0], names[1], with_directory)
     try:
