@@ -30,6 +30,11 @@ FIXES = {
     area="compatibility",
 )
 def test_compare_vm(vm: VmView):
+    applies_only_if(
+        bool(vm.src.facts.compare_vm),
+        "Compare-VM results of the source",
+        f"the facts of {vm.src} hold none (saved before lmready ran Compare-VM)",
+    )
     report = vm.comparison()
     if report is None:
         raise FactsUnavailable(
@@ -65,6 +70,11 @@ def test_compare_vm(vm: VmView):
 
 
 def _media(vm: VmView) -> VmMedia:
+    applies_only_if(
+        bool(vm.src.facts.vm_media),
+        "the media and vTPM of the source's VMs",
+        f"the facts of {vm.src} hold none (saved before lmready read them)",
+    )
     media = vm.media()
     if media is None:
         raise FactsUnavailable(
