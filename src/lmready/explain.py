@@ -309,3 +309,37 @@ def explanation_lines(f: Failure) -> list[str]:
         else:
             out.append(f"{head} passes today on {v.target}")
     return out
+
+
+def explain_html(report: Explanation) -> str:
+    """The same as a section of the HTML report (audit --explain)."""
+    from html import escape
+
+    rows = []
+    for f in report.failures:
+        e = f.first
+        said = "".join(f"<div>{escape(ev.host)} said: {escape(ev.message)}</div>" for ev in f.events)
+        why = "".join(f"<div>{escape(line)}</div>" for line in explanation_lines(f))
+        rows.append(
+            f"<tr><td>{e.time:%Y-%m-%d %H:%M:%S} UTC</td><td>{escape(f.vm or '(not named)')}</td>"
+            f"<td>{escape(f.src or '?')} &rarr; {escape(f.dst or '?')}</td><td>{said}</td><td>{why}</td></tr>"
+        )
+    parts = [
+        f'<div id="lmready-explain"><h3 id="lm-explain">Failed migrations since {report.since:%Y-%m-%d %H:%M} UTC</h3>'
+    ]
+    if rows:
+        parts.append(
+            '<table class="lm-table"><tr><th>When</th><th>VM</th><th>From &rarr; to</th>'
+            "<th>The host's message</th><th>Explained by</th></tr>" + "".join(rows) + "</table>"
+        )
+    else:
+        parts.append(f"<p>No failed or cancelled migration in {LOG}.</p>")
+    if report.other:
+        parts.append(f"<p>{len(report.other)} other warnings and errors in {LOG} are not migrations:</p><ul>")
+        parts += [
+            f"<li>event {e.id} on {escape(e.host)}: {escape(e.message[:300])}</li>" for e in report.other
+        ]
+        parts.append("</ul>")
+    parts += [f"<p>Could not read: {escape(text)}</p>" for text in report.unread]
+    parts.append("</div>")
+    return "".join(parts)

@@ -24,6 +24,7 @@ from lmready.collect import SavedFacts
 from lmready.credentials import check_all as check_credentials
 from lmready.drift import BaselineError, Key, classify, load_baseline, tally
 from lmready.estate import Estate, FactsUnavailable
+from lmready.explain import events_round, explain, explain_html, parse_since
 from lmready.facts import HostFacts
 from lmready.findings import Finding, counts, judge_failure, write_findings_json
 from lmready.html_report import COMPACT_ABOVE, HEADER_CELLS, details, metadata_html, row_cells, summary_html
@@ -75,6 +76,8 @@ class Audit:
     baseline_path: Path | None = None
     pair_separator: str = "-"  # how node ids write a pair (lmready.items.pair_separator)
     compare: Selection = field(default_factory=Selection)  # --compare-vms, --compare-budget (V1)
+    explain_since: datetime | None = None  # --explain: read the VMMS-Admin logs since then
+    explain_logs: dict = field(default_factory=dict)  # host -> its events, or why not (lmready.explain)
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
     _verdict: RunVerdict | None = None
@@ -83,7 +86,11 @@ class Audit:
         if self.facts_dir is not None:
             self._estate = SavedFacts(self.facts_dir).collect(self.inventory)
         else:
-            self._estate = LiveCollector(progress, selection=self.compare).collect(self.inventory)
+            # --explain: the event logs are read on the collection's sessions (lmready.explain).
+            extra = events_round(self.explain_since, self.explain_logs) if self.explain_since else None
+            self._estate = LiveCollector(progress, selection=self.compare, extra_round=extra).collect(
+                self.inventory
+            )
 
     @property
     def estate(self) -> Estate:
@@ -256,6 +263,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Compare-VM budget per source host: comparisons (VM x destination) and seconds "
         "(default 100,60); the rest are 'could not tell'",
     )
+    group.addoption(
+        "--explain",
+        metavar="AGE",
+        nargs="?",
+        const="7d",
+        help="add why recent migrations failed to the HTML report (VMMS-Admin logs of the last AGE, default 7d)",
+    )
     parser.addini("lmready_inventory", "inventory audited when --inventory is not given")
     parser.addini(
         "gate_severity",
@@ -327,6 +341,12 @@ def pytest_configure(config: pytest.Config) -> None:
         compare = Selection.parse(config.option.compare_vms, config.option.compare_budget)
     except ValueError as exc:
         raise pytest.UsageError(f"{exc}.") from None
+    explain_since = None
+    if config.option.explain:
+        try:
+            explain_since = datetime.now(UTC) - parse_since(config.option.explain)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--explain: {exc}.") from None
     baseline_path = Path(config.option.baseline) if config.option.baseline else None
     try:
         baseline = load_baseline(baseline_path) if baseline_path else None
@@ -335,6 +355,8 @@ def pytest_configure(config: pytest.Config) -> None:
     facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
     if facts_dir is not None and not facts_dir.is_dir():
         raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
+    if explain_since is not None and facts_dir is not None:
+        raise pytest.UsageError("--explain reads the hosts' event logs live: audit live (no saved facts).")
     if config.option.remediate and facts_dir is not None:
         raise pytest.UsageError(
             f"--remediate {config.option.remediate} needs the hosts themselves, not saved facts; "
@@ -390,6 +412,7 @@ def pytest_configure(config: pytest.Config) -> None:
         baseline=baseline,
         baseline_path=baseline_path,
         compare=compare,
+        explain_since=explain_since,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -661,6 +684,8 @@ class HtmlHooks:
                 audit._estate.hosts if audit._estate is not None else None,
             )
         )
+        if audit.explain_since is not None and audit._estate is not None:
+            prefix.append(explain_html(explain(audit._estate, audit.explain_logs, audit.explain_since)))
 
 
 _TESTID_CELL = '<td class="col-testId">'
