@@ -237,9 +237,11 @@ def _blocks(out: str) -> dict[str, str]:
 
 
 def test_explain_since_and_vm_filter(lab, inventory):
-    run = lmready("explain", "--inventory", str(inventory), "--since", "8h", "--vm", "FILE01", env=lab.env())
-    assert run.returncode == 0, run.stderr
-    assert list(_blocks(run.stdout)) == ["file01 lab-hv02 -> lab-hv04"]
+    recent = lmready("explain", "--inventory", str(inventory), "--since", "8h", env=lab.env())
+    assert recent.returncode == 0, recent.stderr
+    assert list(_blocks(recent.stdout)) == ["db01 lab-hv03 -> lab-hv01", "file01 lab-hv02 -> lab-hv04"]
+    one = lmready("explain", "--inventory", str(inventory), "--vm", "WEB01", env=lab.env())
+    assert list(_blocks(one.stdout)) == ["web01 lab-hv01 -> lab-hv04", "web01 lab-hv01 -> lab-hv02"]
 
 
 @pytest.mark.parametrize(
