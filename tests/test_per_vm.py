@@ -242,6 +242,10 @@ def test_explain_since_and_vm_filter(lab, inventory):
     assert list(_blocks(recent.stdout)) == ["db01 lab-hv03 -> lab-hv01", "file01 lab-hv02 -> lab-hv04"]
     one = lmready("explain", "--inventory", str(inventory), "--vm", "WEB01", env=lab.env())
     assert list(_blocks(one.stdout)) == ["web01 lab-hv01 -> lab-hv04", "web01 lab-hv01 -> lab-hv02"]
+    none = lmready("explain", "--inventory", str(inventory), "--vm", "nosuch", env=lab.env())
+    assert none.stdout.startswith(
+        "no failed or cancelled migration of VM nosuch in Microsoft-Windows-Hyper-V-VMMS-Admin"
+    )
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,7 @@ class Explanation:
     other: list[Event]  # warnings and errors that are no migration: reported, not explained
     unread: list[str]  # hosts whose log could not be read, one sentence each
     since: datetime
+    vm: str | None = None  # --vm
 
 
 def _names(estate: Estate) -> dict[str, str]:
@@ -227,7 +228,7 @@ def explain(
         for ref in failure.meaning.refs:
             for meta in (m for m in catalogue if m.ref == ref):
                 failure.verdicts += _judge(meta, failure, estate, check_failure)
-    return Explanation(sorted(failures, key=lambda f: f.first.time, reverse=True), other, unread, since)
+    return Explanation(sorted(failures, key=lambda f: f.first.time, reverse=True), other, unread, since, vm)
 
 
 def _judge(meta: CheckMeta, failure: Failure, estate: Estate, check_failure: Callable) -> list[Verdict]:
@@ -272,7 +273,8 @@ def lines(report: Explanation) -> list[str]:
     and the explanation."""
     out = []
     if not report.failures:
-        out.append(f"no failed or cancelled migration in {LOG} since {report.since:%Y-%m-%d %H:%M} UTC.")
+        of = f" of VM {report.vm}" if report.vm else ""
+        out.append(f"no failed or cancelled migration{of} in {LOG} since {report.since:%Y-%m-%d %H:%M} UTC.")
     for f in report.failures:
         e = f.first
         where = f"{f.src or '?'} -> {f.dst or '? (the event does not name the destination)'}"

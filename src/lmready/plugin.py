@@ -6,6 +6,7 @@ audit: ``--inventory``/``--facts-dir`` given, or the collected paths lie in the 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import getpass
 import inspect
@@ -534,7 +535,10 @@ def _vm_targets(config: pytest.Config, audit: Audit) -> list[tuple[str, ...]]:
     if config.option.collectonly and audit.facts_dir is None:
         return []
     if audit._estate is None:
-        audit.collect(_progress_line(config))
+        # pytest captures output while it collects: the progress lines must reach the terminal.
+        capture = config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            audit.collect(_progress_line(config))
     return [t for t in vm_targets(audit.estate, list(audit.inventory.pairs)) if audit.compare.wants(*t)]
 
 

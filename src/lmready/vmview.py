@@ -66,4 +66,4 @@ def vm_targets(estate: Estate, pairs: list[tuple[str, str]]) -> list[tuple[str, 
         facts = estate.hosts.get(src)
         if isinstance(facts, HostFacts) and "vms" not in facts.unread:
             out += [(src, dst, vm.name) for vm in facts.vms]
-    return out
+    return list(dict.fromkeys(out))  # Hyper-V lets two VMs share a name: one target each name
