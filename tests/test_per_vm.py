@@ -7,17 +7,21 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from audit_run import run_audit
+from powershell_syntax import syntax_errors
 
 from lmready.catalogue import CheckFailure, load_catalogue
 from lmready.estate import FactsUnavailable
+from lmready.explain import EVENTS_MARKER, events_script
 from lmready.facts import HostFacts, Incompatibility, VmComparison
 from lmready.lab.control import DEFAULT_SCENARIO
 from lmready.lab.runtime import Lab
 from lmready.lab.scenario import load_scenario
+from lmready.per_vm import PATHS_MARKER, PER_VM_MARKER, paths_script, per_vm_script
 from lmready.vm_messages import for_event, for_incompatibility
 from lmready.vmview import VmView, vm_view
 
@@ -276,3 +280,27 @@ def test_explain_with_saved_facts_is_one_sentence(tmp_path):
     run = run_audit(tmp_path, example, "--explain")
     assert run.returncode == 4
     assert "--explain reads the hosts' event logs live" in run.stderr and "Traceback" not in run.stderr
+
+
+# --- the PowerShell lmready sends (Windows PowerShell 5.1) ------------------------------------
+
+PS7_ONLY = ("??", "&&", "||", " ? ", "-Parallel", "-AsHashtable")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("per_vm.ps1", per_vm_script([{"vm": "it's", "dst": "hv02", "host": "hv02.x"}], ["it's"], 60)),
+        ("per_vm.ps1 with nothing to compare", per_vm_script([], [], 60)),
+        ("test_paths.ps1", paths_script(["C:\\ISO\\a'b.iso"])),
+        ("vmms_events.ps1", events_script(datetime(2026, 11, 30, tzinfo=UTC))),
+    ],
+)
+def test_every_per_vm_script_parses_as_windows_powershell_5_1(name, text):
+    assert text.splitlines()[0] in (PER_VM_MARKER, PATHS_MARKER, EVENTS_MARKER)
+    assert "{" + "targets}" not in text and "{" + "since}" not in text and "{" + "paths}" not in text
+    assert syntax_errors(text) == [], name
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert not [token for token in PS7_ONLY if token in code], name
+    # Values are quoted by lmready.pwsh.quote: a quote in a VM name or path cannot end the string.
+    assert "it''s" in text or "a''b" in text or name.startswith(("per_vm.ps1 with", "vmms"))

@@ -190,7 +190,11 @@ def _with_first_round(facts: HostFacts, result: Any, selection: Selection) -> Ho
     guardians = result.get("guardians")
     if result.get("guardians_error") or not isinstance(guardians, list | str | type(None)):
         why = str(result.get("guardians_error") or "an answer that is not a list").rstrip(".")
-        return _unread(facts, "guardians", f"Get-HgsGuardian failed ({why}); it needs administrator rights")
+        return _unread(
+            facts,
+            "guardians",
+            f"Get-HgsGuardian failed ({why}); it needs the HGS client and administrator rights",
+        )
     return facts.model_copy(update={"guardians": [str(g) for g in _list(guardians)]})
 
 
