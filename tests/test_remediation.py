@@ -126,6 +126,8 @@ def audit(inventory: Inventory) -> tuple[Estate, list[Finding]]:
     estate = LiveCollector().collect(inventory)
     findings = []
     for meta in CATALOGUE:
+        if meta.scope == "vm":
+            continue  # per VM (V1-V3): nothing lmready fixes
         targets = list(inventory.hosts) if meta.scope == "host" else [f"{s}->{d}" for s, d in inventory.pairs]
         for target in targets:
             failure = check_failure(meta, target, estate)
