@@ -269,7 +269,10 @@ def test_explain_bad_input_is_one_sentence(inventory, args, sentence):
 def test_audit_with_explain_has_the_section_in_the_html_report(lab, inventory, tmp_path):
     run = run_audit(tmp_path, inventory, "--explain=7d", env=lab.env())
     assert run.returncode == 1, run.stderr  # the lab is not ready; the section changes nothing there
-    section = run.html[run.html.index('id="lm-explain"') :]
+    summary = run.html[run.html.index('<div id="lmready">') :]
+    # Inside lmready's summary, after the VM view.
+    assert summary.index('id="lm-vms"') < summary.index('id="lm-explain"') < summary.index("Every result")
+    section = summary[summary.index('id="lm-explain"') :]
     assert "explained by LMR-051 (X1): lab-hv01-&gt;lab-hv03:" in section
     assert "explained by LMR-046 (N6), which passes today: the cause is fixed" in section
     assert "not explained by any check: an unknown event message" in section

@@ -327,7 +327,7 @@ def explain_html(report: Explanation) -> str:
             f"<td>{escape(f.src or '?')} &rarr; {escape(f.dst or '?')}</td><td>{said}</td><td>{why}</td></tr>"
         )
     parts = [
-        f'<div id="lmready-explain"><h3 id="lm-explain">Failed migrations since {report.since:%Y-%m-%d %H:%M} UTC</h3>'
+        f'<div class="lm-explain"><h3 id="lm-explain">Failed migrations since {report.since:%Y-%m-%d %H:%M} UTC</h3>'
     ]
     if rows:
         parts.append(

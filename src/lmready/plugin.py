@@ -672,6 +672,7 @@ class HtmlHooks:
             return
         hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
         compact = audit.findings if audit.compact_html else None
+        start = len(prefix)
         prefix.extend(
             summary_html(
                 audit.verdict,
@@ -689,7 +690,14 @@ class HtmlHooks:
             )
         )
         if audit.explain_since is not None and audit._estate is not None:
-            prefix.append(explain_html(explain(audit._estate, audit.explain_logs, audit.explain_since)))
+            # Inside lmready's summary, after the VM view and before pytest-html's table.
+            section = explain_html(explain(audit._estate, audit.explain_logs, audit.explain_since))
+            ends = [
+                i
+                for i, part in enumerate(prefix)
+                if i >= start and part in ("<h3>Every result</h3>", "</div>")
+            ]
+            prefix.insert(ends[0] if ends else len(prefix), section)
 
 
 _TESTID_CELL = '<td class="col-testId">'
