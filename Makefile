@@ -41,3 +41,4 @@ schema: setup
 bench: setup
 	$(BIN)/python benchmarks/audit_scale.py
 	$(BIN)/python benchmarks/collect_scale.py
+	$(BIN)/python benchmarks/compare_scale.py

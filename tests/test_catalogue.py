@@ -32,7 +32,7 @@ def test_metadata_is_complete():
     for meta in CATALOGUE:
         assert meta.ref in REQUIREMENTS, meta.id
         assert meta.area in AREAS and isinstance(meta.severity, Severity)
-        assert meta.scope in ("host", "pair")
+        assert meta.scope in ("host", "pair", "vm")
         assert meta.title and meta.title[0].isupper() and not meta.title.endswith("."), meta.id
         assert meta.fix is None or meta.fix in FIXES, f"{meta.id}: fix {meta.fix} is not registered"
 
@@ -56,6 +56,8 @@ def test_requirement_refs_match_the_shared_document():
     text = SHARED_REQUIREMENTS.read_text()
     sections = text.split("## 4.")[0]
     rows = set(re.findall(r"^\| ([RAPNX]\d) \|", sections, flags=re.MULTILINE))
+    per_vm = text.split("## 6.")[1].split("\n## ")[0]  # section 6: V1-V3
+    rows |= set(re.findall(r"^\| (V\d) \|", per_vm, flags=re.MULTILINE))
     assert rows == set(REQUIREMENTS)
 
 

@@ -560,6 +560,66 @@ def test_x5_preflight():
     fails("X5", host(host_facts(preflight={**ok, "resolved": False})), "does not resolve")
 
 
+# --- V: per VM (the VM view of a pair) ---------------------------------------------------------
+
+
+def vm(src: HostFacts | None = None, dst: HostFacts | None = None):
+    from lmready.vmview import VmView
+
+    view = pair(src, dst)
+    return VmView(view, view.src.facts.vms[0])
+
+
+def compared(*incompatibilities: tuple[int, str], **more) -> dict:
+    found = [{"message_id": i, "message": m} for i, m in incompatibilities]
+    return {"vm": "vm-hv01", "dst": "hv02", "compared": True, "incompatibilities": found, **more}
+
+
+def test_v1_compare_vm():
+    skips("V1", vm(), "saved before lmready ran Compare-VM")
+    passes("V1", vm(host_facts(compare_vm=[compared()])))
+    fails(
+        "V1",
+        vm(host_facts(compare_vm=[compared((33012, "Could not find Ethernet switch 'Prod'."))])),
+        "Compare-VM on hv01: 33012 \"Could not find Ethernet switch 'Prod'.\" (explained by X1 (LMR-051))",
+        "Connect-VMNetworkAdapter",
+    )
+    processor = "The virtual machine 'vm-hv01' is using processor-specific features not supported on physical computer 'HV02'."
+    fails("V1", vm(host_facts(compare_vm=[compared((1, processor))])), "(explained by X2 (LMR-052))")
+    with pytest.raises(FactsUnavailable, match="could not tell"):
+        CHECKS["V1"](vm(host_facts(compare_vm=[compared(compared=False, error="budget")])))
+
+
+def test_v2_vtpm_key_protector():
+    owner = "UntrustedGuardian|AA11"
+    tpm = {"vm": "vm-hv01", "vtpm": True, "key_protector_owner": owner}
+    skips("V2", vm(host_facts(vm_media=[{"vm": "vm-hv01", "vtpm": False}])), "no virtual TPM")
+    passes("V2", vm(host_facts(vm_media=[tpm]), host_facts("hv02", 2, guardians=["hv01|aa11"])))
+    fails(
+        "V2",
+        vm(host_facts(vm_media=[tpm]), host_facts("hv02", 2, guardians=["UntrustedGuardian|BB22"])),
+        "could not be unwrapped",
+    )
+    with pytest.raises(FactsUnavailable, match="could not tell"):
+        CHECKS["V2"](vm(host_facts(vm_media=[{**tpm, "key_protector_owner": ""}])))
+
+
+def test_v3_media_on_destination():
+    iso = {"vm": "vm-hv01", "iso_paths": ["D:\\ISO\\a.iso"]}
+    skips("V3", vm(host_facts(vm_media=[{"vm": "vm-hv01"}])), "none attached")
+    present = host_facts("hv02", 2, paths_present=[{"path": "d:\\iso\\A.iso", "exists": True}])
+    passes("V3", vm(host_facts(vm_media=[iso]), present))
+    absent = host_facts("hv02", 2, paths_present=[{"path": "D:\\ISO\\a.iso", "exists": False}])
+    fails("V3", vm(host_facts(vm_media=[iso]), absent), "missing on hv02", "0xC03A0014")
+    fails(
+        "V3",
+        vm(host_facts(vm_media=[{"vm": "vm-hv01", "passthrough_disks": ["disk 2"]}])),
+        "pass-through disk 2",
+    )
+    with pytest.raises(FactsUnavailable, match="not tested on hv02"):
+        CHECKS["V3"](vm(host_facts(vm_media=[iso])))
+
+
 def test_every_check_was_seen_passing_and_failing(tmp_path):
     """Each check has a failing case and a case that does not fail among this module's tests.
 

@@ -64,7 +64,7 @@ def test_missing_facts_and_a_checks_bug_are_errors_on_their_own_finding():
 
 def test_every_check_on_every_target():
     findings = evaluate_all(CHECKS.values(), ESTATE, JUDGING)
-    assert len(findings) == sum(len(targets(meta, INVENTORY)) for meta in CHECKS.values())
+    assert len(findings) == sum(len(targets(meta, ESTATE)) for meta in CHECKS.values())
     assert {f.outcome for f in findings} >= {Outcome.PASSED, Outcome.FAILED, Outcome.SKIPPED, Outcome.WARNING}
 
 

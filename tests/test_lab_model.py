@@ -27,7 +27,9 @@ SCENARIOS = Path(scenario_module.__file__).parent / "scenarios"
 SCENARIO = load_scenario(SCENARIOS / "default.yml")
 POLICY = Policy().merged(PolicyFields.model_validate(SCENARIO.policy))
 # Per-collection facts, not host state.
-NOT_STATE = {"collected_at", "clock", "preflight", "probes", "unread", "script_errors"}
+# Facts of other rounds than the collection script's (the port probe, the per-VM rounds).
+PER_VM = {"compare_vm", "vm_media", "guardians", "paths_present"}
+NOT_STATE = {"collected_at", "clock", "preflight", "probes", "unread", "script_errors", *PER_VM}
 RULE = "VIRT-MIGL-In-TCP-NoScope"
 NOT_RECOGNIZED = (
     "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program. "

@@ -55,8 +55,14 @@ def calm(request):
 
 
 def outcomes(run) -> dict[tuple[str, str], str]:
-    """Every result but X5, which a live run judges and an offline one does not apply."""
-    return {(r["check_id"], r["target"]): r["outcome"] for r in run.findings["results"] if r["ref"] != "X5"}
+    """Every result but X5, which a live run judges and an offline one does not apply, and the
+    per-VM results (V1-V3): Compare-VM's answers and the destinations' path tests come from rounds
+    between hosts that the scenario's states alone do not hold (tests/test_per_vm.py)."""
+    return {
+        (r["check_id"], r["target"]): r["outcome"]
+        for r in run.findings["results"]
+        if r["ref"] != "X5" and not r["ref"].startswith("V")
+    }
 
 
 def not_collected(facts: HostFacts) -> str:
@@ -102,10 +108,12 @@ def test_live_https_audit_matches_the_offline_audit(lab, tmp_path):
     progress = [line for line in live.stdout.splitlines() if "collecting facts" in line]
     assert progress and progress[-1] == f"collecting facts {len(NAMES)}/{len(NAMES)}", progress
     assert "\r" not in live.stdout
-    # One pool and one pipeline per host (Create, Receive, Command, Receive), the pair round on
-    # the same pool (Command, Receive), and Delete: 7 requests, every host being a source.
+    # One pool and one pipeline per host (Create, Receive, Command, Receive), the pair round and
+    # the per-VM round on the same pool (Command, Receive each), and Delete: 9 requests, every
+    # host being a source; and the path test round (Command, Receive) on the destinations of
+    # lab-hv02, whose file01 uses an ISO.
     used = {n: r.server.requests - before[n] for n, r in lab.hosts.items()}
-    assert used == dict.fromkeys(NAMES, 7)
+    assert used == {"lab-hv01": 11, "lab-hv02": 9, "lab-hv03": 11, "lab-hv04": 11}
     # The faults the default scenario carries, seen over the wire.
     assert live.result("LMR-041", "lab-hv03")["outcome"] == "failed"
     assert live.result("LMR-013", "lab-hv01->lab-hv04")["outcome"] == "failed"
@@ -134,8 +142,9 @@ def test_live_ntlm_with_encryption_matches(tmp_path, samba_dc):
             "lab-hv01: plain HTTP with message encryption"
             in live.html_data["environment"]["Weak transports (as the inventory asks)"]
         )
-        # NTLM adds its three-leg handshake on the one kept-alive connection.
-        assert {n: r.server.requests for n, r in lab.hosts.items()} == dict.fromkeys(NAMES, 10)
+        # NTLM adds its three-leg handshake on the one kept-alive connection (see the https test).
+        used = {n: r.server.requests for n, r in lab.hosts.items()}
+        assert used == {"lab-hv01": 14, "lab-hv02": 12, "lab-hv03": 14, "lab-hv04": 14}
     finally:
         lab.stop()
 
@@ -232,7 +241,9 @@ def test_each_fault_is_one_sentence_on_its_host_only(lab, tmp_path, knob, value,
     # What the runner saw itself stays read: X5 judges it.
     assert hosts["lab-hv02"].preflight.winrm_port_open is (knob != "refuse")
     for name in ("lab-hv01", "lab-hv03", "lab-hv04"):
-        assert not hosts[name].unread, (name, hosts[name].unread)
+        # lab-hv04's guardians are unread by the scenario's design (V2: could not tell).
+        unread = {k: v for k, v in hosts[name].unread.items() if (name, k) != ("lab-hv04", "guardians")}
+        assert not unread, (name, unread)
 
 
 def test_malformed_json_from_the_host(lab, tmp_path):

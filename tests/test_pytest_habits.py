@@ -83,7 +83,7 @@ def test_stepwise_stops_at_a_failure_and_resumes_there(tmp_path):
     ("expression", "expected"),
     [
         ("LMR-022", {("LMR-022", t) for t in ("hv01->hv02", "hv02->hv01")}),
-        ("hv01-hv02", None),  # every pair check on hv01->hv02, and only those
+        ("hv01-hv02", None),  # every pair check on hv01->hv02 and the per-VM checks of its VM
         ("hv01 and not hv02", None),
     ],
 )
@@ -97,7 +97,7 @@ def test_k_selects_by_check_id_host_and_pair(tmp_path, expression, expected):
     if expression == "LMR-022":
         assert got == expected
     elif expression == "hv01-hv02":
-        assert {t for _, t in got} == {"hv01->hv02"} and len(got) == 13
+        assert {t for _, t in got} == {"hv01->hv02", "hv01->hv02:vm-hv01"} and len(got) == 13 + 3
     else:
         assert {t for _, t in got} == {"hv01"} and len(got) == 10
 

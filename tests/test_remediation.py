@@ -39,7 +39,7 @@ from lmready.remediation import (
 )
 from lmready.remediation import host_changes as host_fixes
 from lmready.remediation.change import ALREADY, APPLIED, DIRECTORY, FAILED, HOST, REFUSED, SKIPPED
-from lmready.values import Outcome
+from lmready.values import Outcome, Scope
 
 SCENARIO = load_scenario(DEFAULT_SCENARIO)
 CATALOGUE = load_catalogue()
@@ -124,7 +124,9 @@ def inventory(lab, tmp_path) -> Inventory:
 def audit(inventory: Inventory) -> tuple[Estate, list[Finding]]:
     """Collect the lab live and judge every check on every target, as an audit would."""
     estate = LiveCollector().collect(inventory)
-    judged = evaluate_all(CATALOGUE, estate, Judging(gate=Severity.LOW))
+    # Per VM (V1-V3): nothing lmready fixes.
+    checks = [m for m in CATALOGUE if m.scope != Scope.VM]
+    judged = evaluate_all(checks, estate, Judging(gate=Severity.LOW))
     return estate, [f for f in judged if f.outcome in (Outcome.FAILED, Outcome.WARNING)]
 
 

@@ -29,9 +29,10 @@ def test_findings_json(example):
     for record in doc["results"]:
         assert set(record) >= {"check_id", "ref", "target", "outcome", "blocking", "severity", "message"}
         assert record["blocking"] is (record["outcome"] == "failed" and record["blocking"])
-    # one result per check per target: 23 checks, 5 hosts, 14 ordered pairs
-    host_checks, pair_checks = 10, 13
-    assert len(doc["results"]) == host_checks * 5 + pair_checks * 14
+    # one result per check per target: 23 checks, 5 hosts, 14 ordered pairs, and the 3 per-VM
+    # checks on each VM of each pair's source (35: the mesh of hv01-hv04 and hv01<->hv05)
+    host_checks, pair_checks, vm_checks = 10, 13, 3
+    assert len(doc["results"]) == host_checks * 5 + pair_checks * 14 + vm_checks * 35
 
     closed = example.result("LMR-045", "hv01->hv02")
     assert closed["outcome"] == "failed" and closed["ref"] == "N5"

@@ -12,10 +12,12 @@ from lmready.catalogue import CheckMeta, Severity
 from lmready.drift import Key, classify, tally
 from lmready.engine import Judging
 from lmready.estate import Estate, FactsUnavailable
+from lmready.explain import events_round
 from lmready.facts import HostFacts
 from lmready.findings import Finding
 from lmready.inventory import Inventory
 from lmready.live import LiveCollector, Progress
+from lmready.per_vm import Selection
 from lmready.remediation.run import Remediation
 from lmready.saved_facts import SavedFacts
 from lmready.values import Outcome
@@ -43,6 +45,9 @@ class Audit:
     baseline: dict[Key, dict] | None = None  # --baseline: the earlier audit's results
     baseline_path: Path | None = None
     pair_separator: str = "-"  # how node ids write a pair (lmready.items.pair_separator)
+    compare: Selection = field(default_factory=Selection)  # --compare-vms, --compare-budget (V1)
+    explain_since: datetime | None = None  # --explain: read the VMMS-Admin logs since then
+    explain_logs: dict = field(default_factory=dict)  # host -> its events, or why not (lmready.explain)
     _estate: Estate | None = None
     _readiness: list[PairReadiness] | None = None
     _verdict: RunVerdict | None = None
@@ -52,7 +57,11 @@ class Audit:
         if self.facts_dir is not None:
             self._estate = SavedFacts(self.facts_dir).collect(self.inventory)
         else:
-            self._estate = LiveCollector(progress).collect(self.inventory)
+            # --explain: the event logs are read on the collection's sessions (lmready.explain).
+            extra = events_round(self.explain_since, self.explain_logs) if self.explain_since else None
+            self._estate = LiveCollector(progress, selection=self.compare, extra_round=extra).collect(
+                self.inventory
+            )
 
     def use(self, estate: Estate | None) -> None:
         """Audit ``estate``, collected elsewhere (by the xdist controller, for its workers)."""

@@ -85,7 +85,8 @@ def check(
     directory: str = "none",
     applies: Callable[[Any], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a compliance check. Its first parameter, ``host`` or ``pair``, sets its scope.
+    """Declare a compliance check. Its first parameter, ``host``, ``pair`` or ``vm`` (one VM of the
+    source judged against the destination, lmready.vmview), sets its scope.
 
     ``applies`` is a precondition on the target (it calls applies_only_if). The engine
     evaluates it before it fetches directory facts, and the check runs it first too, so that
@@ -94,8 +95,8 @@ def check(
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         params = list(inspect.signature(func).parameters)
-        if not params or params[0] not in ("host", "pair"):
-            raise TypeError(f"{func.__name__}: a check's first parameter is 'host' or 'pair'")
+        if not params or params[0] not in ("host", "pair", "vm"):
+            raise TypeError(f"{func.__name__}: a check's first parameter is 'host', 'pair' or 'vm'")
         if area not in AREAS:
             raise TypeError(f"{func.__name__}: unknown area '{area}'")
         if directory not in DIRECTORY_NEEDS:

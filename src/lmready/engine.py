@@ -14,8 +14,9 @@ from datetime import date
 from lmready.catalogue import CheckFailure, CheckMeta, NotApplicable, Severity
 from lmready.estate import Estate, FactsUnavailable, HostView, PairView, require_directory
 from lmready.findings import Finding, judge_failure
-from lmready.inventory import Inventory, Waiver
+from lmready.inventory import Waiver
 from lmready.values import Outcome, Scope, Target
+from lmready.vmview import VmView, vm_targets, vm_view
 
 SETUP, CALL = "setup", "call"  # where a result was decided: reading the facts, or the check itself
 
@@ -29,20 +30,26 @@ class Judging:
     today: date = field(default_factory=date.today)
 
 
-def targets(check: CheckMeta, inventory: Inventory) -> list[Target]:
-    """Every target of ``check`` in the inventory: each host, or each ordered pair."""
+def targets(check: CheckMeta, estate: Estate) -> list[Target]:
+    """Every target of ``check`` in the estate: each host, each ordered pair of the inventory, or
+    each VM of each pair's source (known only once the facts are collected)."""
+    inventory = estate.inventory
     if check.scope is Scope.HOST:
         return [Target.host(name) for name in inventory.hosts]
+    if check.scope is Scope.VM:
+        return [Target.pair(*t) for t in vm_targets(estate, list(inventory.pairs))]
     return [Target.pair(src, dst) for src, dst in inventory.pairs]
 
 
-def view(check: CheckMeta, target: Target, estate: Estate) -> HostView | PairView:
+def view(check: CheckMeta, target: Target, estate: Estate) -> HostView | PairView | VmView:
     """The target's facts as the check sees them. Raises FactsUnavailable, or NotApplicable when
     the check's precondition does not hold (asked before directory facts are required)."""
     with_directory = check.directory != "none"
     hosts = target.hosts
     if check.scope is Scope.HOST:
-        seen: HostView | PairView = estate.host_view(hosts[0], with_directory)
+        seen: HostView | PairView | VmView = estate.host_view(hosts[0], with_directory)
+    elif check.scope is Scope.VM:
+        seen = vm_view(estate, target.src, target.dst, target.vm, with_directory)
     else:
         seen = estate.pair_view(hosts[0], hosts[1], with_directory)
     if check.applies is not None:
@@ -110,7 +117,7 @@ def evaluate_all(
     return [
         evaluate(check, target, estate, judging)
         for check in checks
-        for target in targets(check, estate.inventory)
+        for target in targets(check, estate)
     ]
 
 

@@ -246,6 +246,51 @@ class PortProbe(Model):
     )
 
 
+class Incompatibility(Model):
+    """One entry of Compare-VM's VMCompatibilityReport.Incompatibilities, in the host's words."""
+
+    message_id: int = Field(description="MessageId, e.g. 33012 (switch not found)")
+    message: str = Field(description="Message, as the host wrote it")
+
+
+class VmComparison(Model):
+    """Compare-VM -Name <vm> -DestinationHost <dst>, run on the source (V1)."""
+
+    vm: str
+    dst: str = Field(description="inventory name of the destination host")
+    compared: bool = Field(
+        description="false: not compared (budget reached, or Compare-VM failed; see error)"
+    )
+    incompatibilities: ListOf(Incompatibility) = Field(default_factory=list)
+    error: str = Field(
+        default="", description="why it could not be compared; the check says 'could not tell'"
+    )
+
+
+class VmMedia(Model):
+    """What a VM references that live migration does not move (V3), and its virtual TPM (V2)."""
+
+    vm: str
+    iso_paths: ListOf(str) = Field(default_factory=list, description="Get-VMDvdDrive .Path")
+    passthrough_disks: ListOf(str) = Field(
+        default_factory=list, description="Get-VMHardDiskDrive with a DiskNumber: 'disk <n>'"
+    )
+    vtpm: bool | None = Field(default=None, description="Get-VMSecurity .TpmEnabled; null: could not tell")
+    key_protector_owner: str = Field(
+        default="",
+        description="the guardian that owns the key protector (ConvertTo-HgsKeyProtector .Owner.Name); "
+        "empty: no vTPM or could not tell",
+    )
+    error: str = Field(default="", description="why some of it could not be read")
+
+
+class PathPresence(Model):
+    """Test-Path on this host (a destination) of a path its sources' VMs reference (V3)."""
+
+    path: str
+    exists: bool
+
+
 class Preflight(Model):
     """What the machine running the suite saw before collecting (X5)."""
 
@@ -300,6 +345,20 @@ class HostFacts(Model):
         "a sign that Credential Guard turns on at the upgrade (a heuristic, A4)",
     )
     probes: ListOf(PortProbe) = Field(default_factory=list)
+    compare_vm: ListOf(VmComparison) = Field(
+        default_factory=list, description="Compare-VM of this host's VMs against its destinations (V1)"
+    )
+    vm_media: ListOf(VmMedia) = Field(
+        default_factory=list, description="media, pass-through disks and vTPM of this host's VMs (V2, V3)"
+    )
+    guardians: ListOf(str) = Field(
+        default_factory=list,
+        description="Get-HgsGuardian names on this host: whose key protectors it can unwrap (V2); "
+        "unread when they could not be read",
+    )
+    paths_present: ListOf(PathPresence) = Field(
+        default_factory=list, description="Test-Path here of the paths its sources' VMs reference (V3)"
+    )
     preflight: Preflight | None = None
     unread: dict[str, str] = Field(
         default_factory=dict,

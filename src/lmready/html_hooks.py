@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from lmready.audit import Audit
+from lmready.explain import explain, explain_html
 from lmready.findings import counts
 from lmready.html_report import HEADER_CELLS, details, row_cells, summary_html
 from lmready.verdict import error_causes
@@ -65,6 +66,7 @@ class HtmlHooks:
             return
         hosts = list(dict.fromkeys([h for pair in audit.inventory.pairs for h in pair]))
         compact = audit.findings if audit.compact_html else None
+        start = len(prefix)
         prefix.extend(
             summary_html(
                 audit.verdict,
@@ -81,6 +83,15 @@ class HtmlHooks:
                 audit._estate.hosts if audit._estate is not None else None,
             )
         )
+        if audit.explain_since is not None and audit._estate is not None:
+            # Inside lmready's summary, after the VM view and before pytest-html's table.
+            section = explain_html(explain(audit._estate, audit.explain_logs, audit.explain_since))
+            ends = [
+                i
+                for i, part in enumerate(prefix)
+                if i >= start and part in ("<h3>Every result</h3>", "</div>")
+            ]
+            prefix.insert(ends[0] if ends else len(prefix), section)
 
 
 _TESTID_CELL = '<td class="col-testId">'

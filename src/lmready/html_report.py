@@ -452,6 +452,11 @@ def vm_moves(facts: dict[str, Any], readiness: list[PairReadiness], findings: li
         for f in findings
         if f.check.ref in VM_REFS and f.outcome in ("failed", "warning")
     }
+    # Per-VM results (V1-V3, target src->dst:vm): Hyper-V's own words, and "could not tell".
+    per_vm: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.check.scope == "vm" and f.outcome in ("failed", "warning", "error"):
+            per_vm.setdefault(f.target, []).append(f)
     out: dict[tuple[str, str], VmMoves] = {}
     for r in readiness:
         src, dst = facts.get(r.src), facts.get(r.dst)
@@ -470,13 +475,23 @@ def vm_moves(facts: dict[str, Any], readiness: list[PairReadiness], findings: li
                         blocking.append(text)
                     else:
                         other.append(f"{text} [{count_label(f)}]")
+            unknown = []
+            for f in per_vm.get(f"{r.target}:{vm.name}", []):
+                if f.outcome == "error":
+                    unknown.append(f"{f.check.id} ({f.check.ref}) could not tell: {f.message}")
+                elif f.blocking:
+                    blocking.append(f"{f.check.id} ({f.check.ref}): {f.observed}")
+                else:
+                    other.append(f"{f.check.id} ({f.check.ref}): {f.observed} [{count_label(f)}]")
             others = sorted({f.check.id for f in r.blocking if not (f.check.ref in VM_REFS and blocking)})
             if blocking:
                 moves.not_to[r.dst] = blocking + ([f"and the pair: {', '.join(others)}"] if others else [])
             elif r.state == "not ready":
                 moves.not_to[r.dst] = [f"the pair is not ready ({', '.join(others)})"]
             elif r.state == "incomplete":
-                moves.not_to[r.dst] = ["the pair was not judged in full"]
+                moves.not_to[r.dst] = ["the pair was not judged in full", *unknown]
+            elif unknown:  # the pair is ready, but not every check of this VM could judge it
+                moves.not_to[r.dst] = unknown
             else:
                 moves.to.append(r.dst)
                 if other:

@@ -19,6 +19,7 @@ from lmready.estate import Estate, FactsUnavailable, bind_identities, expected_n
 from lmready.facts import DomainFacts, HostFacts, PerformanceOption, Preflight
 from lmready.inventory import DomainEntry, Host, Inventory
 from lmready.ldap_directory import DirectoryError, collect_domain
+from lmready.per_vm import Selection, run_rounds
 from lmready.psrp import RemoteError, Session, open_session
 from lmready.wire import WireError, collection_script, parse_host, parse_probes, probe_script
 
@@ -29,9 +30,19 @@ Progress = Callable[[str, int, int], None]
 
 
 class LiveCollector:
-    def __init__(self, progress: Progress | None = None, workers: int = MAX_WORKERS):
+    def __init__(
+        self,
+        progress: Progress | None = None,
+        workers: int = MAX_WORKERS,
+        selection: Selection | None = None,
+        extra_round: Callable | None = None,
+    ):
         self.progress = progress or (lambda what, done, total: None)
         self.workers = workers
+        self.selection = selection or Selection()
+        # Another round on the open sessions (lmready explain's event logs):
+        # extra_round(inventory, hosts, sessions, run_each).
+        self.extra_round = extra_round
 
     def collect(self, inventory: Inventory) -> Estate:
         hosts: dict[str, HostFacts | FactsUnavailable] = {}
@@ -76,6 +87,9 @@ class LiveCollector:
             # impostor reported; the directory's part of the binding follows below.
             hosts = bind_identities(inventory, hosts, {})
             self._pair_round(inventory, hosts, sessions)
+            run_rounds(inventory, hosts, sessions, self._each, self.selection, deadline)  # V1-V3
+            if self.extra_round is not None:
+                self.extra_round(inventory, hosts, sessions, self._each)
         finally:
             close_all(list(sessions.values()))
         domains = self._domains(inventory, hosts)

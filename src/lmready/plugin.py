@@ -6,6 +6,7 @@ audit: ``--inventory``/``--facts-dir`` given, or the collected paths lie in the 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import getpass
 import inspect
@@ -20,16 +21,20 @@ from lmready.audit import Audit
 from lmready.catalogue import AREAS, Severity, load_catalogue, meta_of, suite_dir
 from lmready.credentials import check_all as check_credentials
 from lmready.drift import BaselineError, load_baseline
+from lmready.explain import parse_since
 from lmready.html_hooks import HtmlHooks
 from lmready.html_report import COMPACT_ABOVE, metadata_html
 from lmready.inventory import InventoryError, load_inventory
 from lmready.items import CheckItem, pair_separator, run_protocol
+from lmready.per_vm import Selection
 from lmready.remediation.run import failing_findings, remediate
 from lmready.report_writers import DEFAULT_REPORTS, summary_md_paths, unwritable, write_reports
 from lmready.stash import AUDIT
 from lmready.terminal import progress_line, write_summary
 from lmready.testinfra_hooks import pytest_generate_tests, pytest_runtest_makereport, testinfra_host
+from lmready.values import Scope
 from lmready.verdict import ExitCode
+from lmready.vmview import vm_targets
 
 DEFAULT_GATE = "high"
 
@@ -63,6 +68,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--summary-md",
         metavar="PATH",
         help="a short Markdown summary for tickets and CI (also appended to $GITHUB_STEP_SUMMARY when set)",
+    )
+    group.addoption(
+        "--compare-vms",
+        metavar="PATTERNS",
+        help="per-VM checks (V1-V3) for these VMs only: comma-separated VM names or src->dst:vm "
+        "patterns (* and ?); 'none' runs no Compare-VM",
+    )
+    group.addoption(
+        "--compare-budget",
+        metavar="VMS[,SECONDS]",
+        help="Compare-VM budget per source host: comparisons (VM x destination) and seconds "
+        "(default 100,60); the rest are 'could not tell'",
+    )
+    group.addoption(
+        "--explain",
+        metavar="AGE",
+        nargs="?",
+        const="7d",
+        help="add why recent migrations failed to the HTML report (VMMS-Admin logs of the last AGE, default 7d)",
     )
     parser.addini("lmready_inventory", "inventory audited when --inventory is not given")
     parser.addini(
@@ -131,6 +155,16 @@ def pytest_configure(config: pytest.Config) -> None:
                 for w in unknown
             )
         )
+    try:
+        compare = Selection.parse(config.option.compare_vms, config.option.compare_budget)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{exc}.") from None
+    explain_since = None
+    if config.option.explain:
+        try:
+            explain_since = datetime.now(UTC) - parse_since(config.option.explain)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--explain: {exc}.") from None
     baseline_path = Path(config.option.baseline) if config.option.baseline else None
     try:
         baseline = load_baseline(baseline_path) if baseline_path else None
@@ -139,6 +173,8 @@ def pytest_configure(config: pytest.Config) -> None:
     facts_dir = Path(config.option.facts_dir) if config.option.facts_dir else inventory.facts_dir
     if facts_dir is not None and not facts_dir.is_dir():
         raise pytest.UsageError(f"--facts-dir {facts_dir}: no such directory; check the path.")
+    if explain_since is not None and facts_dir is not None:
+        raise pytest.UsageError("--explain reads the hosts' event logs live: audit live (no saved facts).")
     if config.option.remediate and distributed.is_controller(config):
         raise pytest.UsageError(distributed.REFUSE_REMEDIATION.format(mode=config.option.remediate))
     if config.option.remediate and facts_dir is not None:
@@ -195,6 +231,8 @@ def pytest_configure(config: pytest.Config) -> None:
         summary_paths=summary_paths,
         baseline=baseline,
         baseline_path=baseline_path,
+        compare=compare,
+        explain_since=explain_since,
     )
     # lmready writes the JUnit file itself, streamed from the findings (see lmready.junit).
     config.option.xmlpath = None
@@ -259,11 +297,27 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             f"{name}: a check takes only its target ({meta.scope}); it gets everything else from the facts."
         )
     inv = audit.inventory
-    targets = [(h,) for h in inv.hosts] if meta.scope == "host" else list(inv.pairs)
+    if meta.scope == Scope.VM:
+        targets = _vm_targets(collector.config, audit)
+    else:
+        targets = [(h,) for h in inv.hosts] if meta.scope == Scope.HOST else list(inv.pairs)
     return [
         CheckItem.from_parent(collector, name=name, meta=meta, target=t, separator=audit.pair_separator)
         for t in targets
     ]
+
+
+def _vm_targets(config: pytest.Config, audit: Audit) -> list[tuple[str, ...]]:
+    """Per-VM targets need the VMs: the facts are collected here, once, when the first per-VM
+    check is collected (listing the checks of a live inventory connects to no host: none then)."""
+    if config.option.collectonly and audit.facts_dir is None:
+        return []
+    if not audit.collected:
+        # pytest captures output while it collects: the progress lines must reach the terminal.
+        capture = config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            audit.collect(progress_line(config))
+    return [t for t in vm_targets(audit.estate, list(audit.inventory.pairs)) if audit.compare.wants(*t)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -272,8 +326,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     items = sum(isinstance(i, CheckItem) for i in session.items)
     audit.compact_html = items > COMPACT_ABOVE
-    if items and not session.config.option.collectonly and not audit.collected:
-        audit.collect(progress_line(session.config))
+    if items and not session.config.option.collectonly:
+        if not audit.collected:  # per-VM checks collect them earlier
+            audit.collect(progress_line(session.config))
         if audit.remediate:
             _remediate(session, audit)
     # Hundreds of thousands of long-lived objects now exist; keep the cyclic GC from rescanning

@@ -1,4 +1,4 @@
-"""The requirement rows of REQUIREMENTS.md sections 1-3 that checks cite as their ``ref``."""
+"""The requirement rows of REQUIREMENTS.md sections 1-3 and 6 that checks cite as their ``ref``."""
 
 REQUIREMENTS = {
     "R1": "operator may run migrations (Administrators or Hyper-V Administrators)",
@@ -24,4 +24,7 @@ REQUIREMENTS = {
     "X3": "clock skew under the Kerberos tolerance",
     "X4": "free memory on the destination",
     "X5": "preflight: name resolves, WinRM and LDAP ports answer",
+    "V1": "Compare-VM finds each VM compatible with the destination",
+    "V2": "the destination can unwrap a vTPM VM's key protector",
+    "V3": "media and paths a VM references exist on the destination",
 }

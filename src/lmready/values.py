@@ -22,10 +22,12 @@ class Outcome(StrEnum):
 
 
 class Scope(StrEnum):
-    """What a check judges: one host, or one migration direction between two hosts."""
+    """What a check judges: one host, one migration direction between two hosts, or one VM of the
+    source in that direction."""
 
     HOST = "host"
     PAIR = "pair"
+    VM = "vm"  # one VM of the source, judged against the destination (lmready.vmview)
 
 
 class Target(str):
@@ -49,8 +51,11 @@ class Target(str):
 
     @classmethod
     def of(cls, hosts: tuple[str, ...] | list[str], vm: str | None = None) -> Target:
-        """From the hosts as pytest items and inventories hold them: ``(h,)`` or ``(src, dst)``."""
-        return cls.host(hosts[0]) if len(hosts) == 1 else cls.pair(hosts[0], hosts[1], vm)
+        """From the hosts as pytest items and inventories hold them: ``(h,)``, ``(src, dst)`` or
+        ``(src, dst, vm)``."""
+        if len(hosts) == 1:
+            return cls.host(hosts[0])
+        return cls.pair(hosts[0], hosts[1], hosts[2] if len(hosts) > 2 else vm)
 
     @classmethod
     def parse(cls, text: str) -> Target:

@@ -91,6 +91,7 @@ class HyperVHost:
         self.malformed_json = malformed_json
         self.denied: dict[str, str] = {}
         self.smb_server_running = True  # the Server (LanmanServer) service: port 445
+        self.events: list[dict[str, Any]] = []  # its VMMS-Admin log (lmready.lab.events)
         self._cmdlets = {name: _HostCmdlet(self, c) for name, c in _CMDLETS.items()}
 
     @property
@@ -185,6 +186,10 @@ class LabNetwork:
     def add(self, host: HyperVHost) -> None:
         with self._lock:
             self._hosts.append(host)
+
+    def states(self) -> list[HostFacts]:
+        with self._lock:
+            return [host.state for host in self._hosts]
 
     def owner(self, address: str) -> HyperVHost | None:
         wanted = _ip(address)

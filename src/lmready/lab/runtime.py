@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
+from lmready.lab.events import records
 from lmready.lab.model import HyperVHost, LabNetwork
 from lmready.lab.samba import SambaDC, load_directory, samba_available
 from lmready.lab.scenario import Scenario
@@ -59,6 +61,7 @@ class Lab:
         try:
             for name, facts in self.scenario.hosts.items():
                 model = HyperVHost(facts, self.network)
+                model.events = records(self.scenario.events.get(name, []), datetime.now(UTC))
                 self.network.add(model)
                 server = LabServer(
                     model,

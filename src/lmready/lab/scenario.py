@@ -21,13 +21,14 @@ from pydantic import ValidationError
 
 from lmready.facts import HostFacts
 from lmready.inventory import PolicyFields, is_dns_name
+from lmready.lab.events import parse_events
 from lmready.yamlsource import Loc, Located, YamlError, dotted, load
 
 DEFAULT_USERNAME = "lab\\operator"
 DEFAULT_PASSWORD = "Lab-Operator-2026!"
 # A scenario describes host state, not a collection: facts that omit these get a fixed stamp.
 _STAMP = "2026-01-01T00:00:00Z"
-_KEYS = ("hosts", "username", "password", "policy", "directory")
+_KEYS = ("hosts", "username", "password", "policy", "directory", "events")
 _HOST_KEYS = ("name", "facts")
 
 
@@ -47,6 +48,8 @@ class Scenario:
     password: str = DEFAULT_PASSWORD
     policy: dict[str, Any] = field(default_factory=dict)
     directory: Path | None = None  # the lab domain controller's scenario (lmready.lab.samba)
+    # Per host, its VMMS-Admin event log (lmready.lab.events), ages relative to the lab's start.
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -80,9 +83,11 @@ def load_scenario(path: Path) -> Scenario:
             problems.append(
                 f"{doc.where(('directory',))}: directory must name a directory scenario file next to this one."
             )
+    events, event_problems = parse_events(data.get("events"), list(hosts), doc.where(("events",)))
+    problems += event_problems
     if problems:
         raise ScenarioError(problems)
-    return Scenario(path, hosts, policy=policy, directory=directory, **credentials)
+    return Scenario(path, hosts, policy=policy, directory=directory, events=events, **credentials)
 
 
 def _policy(doc: Located, value: Any, problems: list[str]) -> dict[str, Any]:
