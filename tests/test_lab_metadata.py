@@ -3,10 +3,14 @@ lmready sends is in it, and every entry says where it comes from."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from powershell_syntax import commands as _commands
 
+from lmready.explain import events_script
 from lmready.lab.metadata import NO_ARGUMENT, BindingError, CommandNotFound, PSEnumValue, load
+from lmready.per_vm import paths_script, per_vm_script
 from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
 from lmready.wire import collection_script, probe_script
@@ -205,6 +209,9 @@ def _sent_scripts() -> dict[str, str]:
     scripts = {
         "collect_host.ps1": collection_script(),
         "probe_ports.ps1": probe_script([{"dst": "h2", "address": "192.0.2.2", "port": 6600}]),
+        "per_vm.ps1": per_vm_script([{"vm": "v", "dst": "h2", "host": "h2.example.test"}], ["v"], 60),
+        "test_paths.ps1": paths_script(["C:\\ISO\\a.iso"]),
+        "vmms_events.ps1": events_script(datetime(2026, 1, 1, tzinfo=UTC)),
     }
     for n, text in enumerate(_remediation_scripts()):
         scripts[f"remediation script {n}"] = text
@@ -231,6 +238,11 @@ def test_every_command_and_parameter_lmready_sends_is_in_the_metadata():
         "ConvertFrom-Json",
         "Set-VMHost",
         "Enable-NetFirewallRule",
+        "Compare-VM",
+        "ConvertTo-HgsKeyProtector",
+        "Get-HgsGuardian",
+        "Test-Path",
+        "Get-WinEvent",
     } <= seen
 
 

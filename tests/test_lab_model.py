@@ -20,6 +20,7 @@ from lmready.estate import HostView, PairView
 from lmready.facts import HostFacts
 from lmready.inventory import Policy, PolicyFields
 from lmready.lab import scenario as scenario_module
+from lmready.lab.events import records
 from lmready.lab.model import HyperVHost, LabNetwork
 from lmready.lab.scenario import DEFAULT_PASSWORD, DEFAULT_USERNAME, ScenarioError, load_scenario
 
@@ -50,11 +51,14 @@ klist purge -li 0x3e7
 
 
 def lab(**states: HostFacts) -> dict[str, HyperVHost]:
-    """The default scenario's hosts on one network; keyword arguments replace a host's state."""
+    """The default scenario's hosts on one network, with their event logs and denied commands;
+    keyword arguments replace a host's state."""
     network = LabNetwork()
     hosts = {}
     for name, facts in SCENARIO.hosts.items():
         hosts[name] = HyperVHost(states.get(name.replace("-", "_"), facts), network)
+        hosts[name].events = records(SCENARIO.events.get(name, []), datetime.now(UTC))
+        hosts[name].denied = dict(SCENARIO.denied.get(name, {}))
         network.add(hosts[name])
     return hosts
 
@@ -708,6 +712,8 @@ def test_inline_facts_and_credentials(tmp_path):
         ("hosts:\n  - name: bad_name\n    facts: {}\n", "hosts[0].name must be a host name"),
         ("hosts: [\n", "YAML syntax error"),
         ("password: ''\nhosts: []\n", "password must be a non-empty string"),
+        ("hosts: []\ndenied:\n  lab-hv09: {Get-VM: no}\n", "scenario.yml:3: denied names host 'lab-hv09'"),
+        ("hosts: []\ndenied: [Get-VM]\n", "scenario.yml:2: denied maps host names to"),
     ],
 )
 def test_scenario_mistakes_are_one_sentence_with_the_line(tmp_path, text, needle):

@@ -16,6 +16,7 @@ from powershell_syntax import commands, syntax_errors
 from test_lab_model import lab, state
 
 from lmready import wire
+from lmready.explain import EVENTS_MARKER, events_script
 from lmready.lab.cmdlets.shapes import shaped
 from lmready.lab.model import HyperVHost
 from lmready.lab.powershell import ast
@@ -23,6 +24,7 @@ from lmready.lab.powershell.binding import HONOURED, META
 from lmready.lab.powershell.builtins import BUILTINS
 from lmready.lab.powershell.evaluator import Runtime
 from lmready.lab.powershell.parser import parse
+from lmready.per_vm import PATHS_MARKER, PER_VM_MARKER, paths_script, per_vm_script
 from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
 
@@ -409,12 +411,25 @@ def runs_clean(script: str, host: str) -> bool:
         return json.loads(result.output[0])["problems"] == []
     if script.startswith(wire.PROBE_MARKER):
         return all(p["error"] == "" for p in json.loads(result.output[0]))
+    if script.startswith(PER_VM_MARKER):
+        doc = json.loads(result.output[0])
+        entries = doc["comparisons"] + doc["media"]
+        return doc["guardians_error"] == "" and all(e["error"] == "" for e in entries)
+    if script.startswith((PATHS_MARKER, EVENTS_MARKER)):
+        return isinstance(json.loads(result.output[0]), list)
     return all(not str(line).endswith("kept") for line in result.output)
 
 
 SCRIPTS = [("collect_host.ps1", COLLECT, "lab-hv01"), ("probe_ports.ps1", PROBE, "lab-hv01")]
 SCRIPTS += [("remediation", remediation_script(), "lab-hv04")]
 SCRIPTS += [("remediation of networks", remediation_script("lab-hv01"), "lab-hv01")]
+# The per-VM round (V1-V3): lab-hv02's VMs have an ISO and a vTPM; Compare-VM against lab-hv03.
+PER_VM = per_vm_script(
+    [{"vm": "sec01", "dst": "lab-hv03", "host": "lab-hv03.lab.example.test"}], ["file01", "sec01"], 60
+)
+SCRIPTS += [("per_vm.ps1", PER_VM, "lab-hv02")]
+SCRIPTS += [("test_paths.ps1", paths_script(["C:\\ISO\\tools.iso"]), "lab-hv01")]
+SCRIPTS += [("vmms_events.ps1", events_script(datetime(2026, 1, 1, tzinfo=UTC)), "lab-hv01")]
 
 
 @pytest.mark.parametrize("name, script, host", SCRIPTS)
@@ -438,8 +453,11 @@ def test_every_script_lmready_sends_runs_clean_in_the_lab(name, script, host):
 
 def _mutants(script: str) -> dict[str, str]:
     """A PowerShell 7 construct, a cmdlet that does not exist, a parameter that does not exist."""
-    command = re.search(r"\b(Get|Set|Add|Enable|New)-[A-Za-z]+", script)
-    parameter = re.search(r" -(ClassName|TypeName|Subnet|MaximumVirtualMachineMigrations|Name)\b", script)
+    command = re.search(r"\b(Get|Set|Add|Enable|New|Test)-[A-Za-z]+", script)
+    parameter = re.search(
+        r" -(ClassName|TypeName|Subnet|MaximumVirtualMachineMigrations|Name|LiteralPath|FilterHashtable)\b",
+        script,
+    )
     assert command and parameter
     return {
         "7-only": script.replace("\n", "\n$null = $null ?? 1\n", 1),

@@ -1,8 +1,9 @@
 """Compare-VM, the lab's model of it: a VM of one modelled host judged against another.
 
 ``compare_vm`` returns what ``(Compare-VM -Name vm -DestinationHost dst).Incompatibilities``
-holds, one dict per incompatibility shaped like the real VMCompatibilityError (MessageId,
-Message, Source). Where the texts come from:
+holds, one dict per incompatibility with the real VMCompatibilityError's properties (MessageId,
+Message, Source); the lab's Compare-VM (lab/cmdlets/pervm.py) shapes them. Where the texts come
+from:
 
 - 33012 "Could not find Ethernet switch '<name>'." is the example of the Compare-VM
   documentation (learn.microsoft.com/powershell/module/hyper-v/compare-vm, "Example 2").
@@ -16,15 +17,9 @@ Message, Source). Where the texts come from:
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
-from lmready import pwsh
 from lmready.facts import HostFacts
-from lmready.lab import pslang
-from lmready.lab.pslang import Hashtable, convert_to_json
-from lmready.lab.result import ScriptResult
 
 SWITCH_NOT_FOUND = 33012
 # Not verified against a real host (see above); lmready maps these by their text.
@@ -47,7 +42,7 @@ def compare_vm(source_state: HostFacts, vm_name: str, destination_state: HostFac
     out = []
 
     def add(message_id: int, message: str, source: str) -> None:
-        out.append(Hashtable(MessageId=message_id, Message=message, Source=source))
+        out.append({"MessageId": message_id, "Message": message, "Source": source})
 
     have = {s.name for s in destination_state.switches}
     for switch in vm.switches:
@@ -79,93 +74,9 @@ def compare_vm(source_state: HostFacts, vm_name: str, destination_state: HostFac
     return out
 
 
-# --- the scripts lmready runs (per_vm.ps1, test_paths.ps1), answered from the model ------------
-
-_PAYLOAD = re.compile(r"ConvertFrom-Json\s+-InputObject\s+(?=[" + pwsh.SINGLE_QUOTES + "])")
-
-
-def payloads(script: str) -> list[Any]:
-    """The JSON strings lmready filled into a script, in order (raises ValueError)."""
-    out = []
-    for match in _PAYLOAD.finditer(script):
-        text, _ = pslang.single_quoted(script, match.end())
-        out.append(json.loads(text))
-    return out
-
-
 def answers_to(state: HostFacts, name: str) -> bool:
     """Does a host answer to this name (what Compare-VM -DestinationHost resolves)?"""
     wanted = name.lower()
-    return wanted in {
-        n.lower() for n in (state.name, state.computer_name, state.dns_host_name, state.fqdn) if n
-    }
-
-
-def per_vm_answer(script: str, state: HostFacts, hosts: list[HostFacts]) -> ScriptResult:
-    """What per_vm.ps1 prints on a lab host: Compare-VM for each target against the modelled
-    host it names, the VMs' media and vTPM as the state has them (vm_media), and its guardians
-    (unread in the state: Get-HgsGuardian fails with that reason, as without admin rights)."""
-    try:
-        targets, names = payloads(script)[:2]
-    except (ValueError, pslang.ParseError):
-        return ScriptResult([], terminating="Invalid JSON primitive: the per-VM script's targets.")
-    comparisons = []
-    for t in _list(targets):
-        entry = Hashtable(
-            vm=str(t.get("vm")), dst=str(t.get("dst")), compared=False, incompatibilities=[], error=""
-        )
-        dst = next((h for h in hosts if answers_to(h, str(t.get("host")))), None)
-        if dst is None:
-            entry["error"] = (
-                f"Failed to establish a connection with host '{t.get('host')}': The RPC server is unavailable. "
-                "(0x800706BA)."
-            )
-        else:
-            try:
-                entry["incompatibilities"] = [
-                    Hashtable(message_id=i["MessageId"], message=i["Message"])
-                    for i in compare_vm(state, str(t.get("vm")), dst)
-                ]
-                entry["compared"] = True
-            except LookupError as exc:
-                entry["error"] = str(exc)
-        comparisons.append(entry)
-    media = []
-    for name in _list(names):
-        known = next((m for m in state.vm_media if m.vm == name), None)
-        media.append(
-            Hashtable(
-                vm=str(name),
-                iso_paths=list(known.iso_paths) if known else [],
-                passthrough_disks=list(known.passthrough_disks) if known else [],
-                vtpm=known.vtpm if known else False,
-                key_protector_owner=known.key_protector_owner if known else "",
-                error=known.error if known else "",
-            )
-        )
-    denied = state.unread.get("guardians", "")
-    doc = Hashtable(
-        comparisons=comparisons,
-        media=media,
-        guardians=None if denied else list(state.guardians),
-        guardians_error=denied,
-    )
-    return ScriptResult([convert_to_json(doc)])
-
-
-def paths_answer(script: str, state: HostFacts) -> ScriptResult:
-    """Test-Path on a lab host: a path exists when one of its own VMs uses it, or when the state
-    lists it as present (paths_present)."""
-    try:
-        (paths,) = payloads(script)[:1]
-    except (ValueError, pslang.ParseError):
-        return ScriptResult([], terminating="Invalid JSON primitive: the path test script's paths.")
-    have = {p.lower() for m in state.vm_media for p in m.iso_paths}
-    have |= {p.path.lower() for p in state.paths_present if p.exists}
-    return ScriptResult(
-        [convert_to_json([Hashtable(path=str(p), exists=str(p).lower() in have) for p in _list(paths)])]
-    )
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else [] if value is None else [value]
+    names = (state.name, state.computer_name, state.dns_host_name, state.fqdn)
+    fqdn = f"{state.dns_host_name or state.computer_name}.{state.domain}" if state.domain else ""
+    return wanted in {n.lower() for n in (*names, fqdn) if n}

@@ -3,8 +3,8 @@
 A scenario lists, per host, the events its log holds (``events:`` in the scenario file), each
 with its age relative to the lab's start, so that ``lmready explain --since 7d`` finds them
 whenever the lab runs. ``records`` makes them shaped like Get-WinEvent's EventLogRecord (Id,
-TimeCreated, Message, LevelDisplayName, ProviderName); ``events_answer`` is what
-vmms_events.ps1 prints from them.
+TimeCreated, Message, LevelDisplayName, ProviderName), which the lab's Get-WinEvent
+(lab/cmdlets/eventlog.py) filters.
 """
 
 from __future__ import annotations
@@ -13,13 +13,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from lmready import pwsh
-from lmready.lab import pslang
-from lmready.lab.pslang import Hashtable, convert_to_json
-from lmready.lab.result import ScriptResult
-
 PROVIDER = "Microsoft-Windows-Hyper-V-VMMS"
-LEVELS = ("Critical", "Error", "Warning", "Information")
+LOG = "Microsoft-Windows-Hyper-V-VMMS-Admin"
+LEVELS = ("Critical", "Error", "Warning", "Information")  # Level 1, 2, 3, 4
 _AGE = re.compile(r"^(\d{1,5})([mhd])$")
 _KEYS = ("id", "ago", "level", "message")
 
@@ -77,40 +73,3 @@ def records(specs: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
         for s in specs
     ]
     return sorted(out, key=lambda r: r["TimeCreated"], reverse=True)
-
-
-_SINCE = re.compile(r"\[DateTime\]::Parse\((?=[" + pwsh.SINGLE_QUOTES + "])")
-_MAX = re.compile(r"-MaxEvents (\d+)")
-
-
-def events_answer(script: str, log: list[dict[str, Any]]) -> ScriptResult:
-    """What vmms_events.ps1 prints: the warnings and errors since its StartTime, newest first."""
-    match = _SINCE.search(script)
-    if match is None:
-        return ScriptResult([], terminating="The lab host does not model an event query without StartTime.")
-    try:
-        since = datetime.fromisoformat(pslang.single_quoted(script, match.end())[0])
-    except (ValueError, pslang.ParseError):
-        return ScriptResult(
-            [],
-            terminating='Exception calling "Parse" with "3" argument(s): "String was not '
-            'recognized as a valid DateTime."',
-        )
-    limit = int(m.group(1)) if (m := _MAX.search(script)) else len(log)
-    chosen = [r for r in log if r["TimeCreated"] >= since and r["LevelDisplayName"] != "Information"][:limit]
-    return ScriptResult(
-        [
-            convert_to_json(
-                [
-                    Hashtable(
-                        id=r["Id"],
-                        time=r["TimeCreated"].isoformat().replace("+00:00", "Z"),
-                        level=r["LevelDisplayName"],
-                        provider=r["ProviderName"],
-                        message=r["Message"],
-                    )
-                    for r in chosen
-                ]
-            )
-        ]
-    )

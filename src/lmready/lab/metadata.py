@@ -564,7 +564,8 @@ class Metadata:
         if type_name in ("System.Boolean", SWITCH):
             return _truthy(value)
         if type_name == "System.Collections.Hashtable":
-            if isinstance(value, dict):
+            # The interpreter's hashtables are not dicts (their keys ignore case): their type says.
+            if isinstance(value, dict) or getattr(value, "type_name", None) == type_name:
                 return value
             raise _invalid_cast(value, type_name)
         if type_name == "System.Management.Automation.ScriptBlock":

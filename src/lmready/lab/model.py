@@ -3,7 +3,8 @@ PowerShell 5.1 interpreter, against cmdlets implemented over its state (lab/cmdl
 LabNetwork answers the TCP connects between the hosts of one lab from their states.
 
 Fault knobs: ``denied`` maps a command or CIM class to the access-denied message it fails with
-here; ``malformed_json`` cuts the answer short, as a host that died mid-answer; a host whose
+here (a scenario's ``denied:`` sets it per host; tests set it directly); ``malformed_json`` cuts
+the answer short, as a host that died mid-answer; a host whose
 state lacks the Hyper-V PowerShell module has no Hyper-V cmdlets (CommandNotFoundException).
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from lmready.constants import MIGRATION_PORT, SMB_PORT
 from lmready.facts import HostFacts
-from lmready.lab.cmdlets import LabCmdlet, hyperv, native, netsecurity, network, system
+from lmready.lab.cmdlets import LabCmdlet, eventlog, hyperv, native, netsecurity, network, pervm, system
 from lmready.lab.cmdlets.hyperv import env_computername
 from lmready.lab.powershell.builtins import BUILTINS, Builtin
 from lmready.lab.powershell.errors import NotModelled, PSError, record
@@ -26,6 +27,8 @@ from lmready.lab.result import ScriptResult
 
 _CMDLETS: dict[str, LabCmdlet] = {
     **hyperv.CMDLETS,
+    **pervm.CMDLETS,
+    **eventlog.CMDLETS,
     **netsecurity.CMDLETS,
     **network.CMDLETS,
     **system.CMDLETS,

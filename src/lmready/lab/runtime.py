@@ -62,6 +62,7 @@ class Lab:
             for name, facts in self.scenario.hosts.items():
                 model = HyperVHost(facts, self.network)
                 model.events = records(self.scenario.events.get(name, []), datetime.now(UTC))
+                model.denied = dict(self.scenario.denied.get(name, {}))
                 self.network.add(model)
                 server = LabServer(
                     model,

@@ -28,7 +28,7 @@ DEFAULT_USERNAME = "lab\\operator"
 DEFAULT_PASSWORD = "Lab-Operator-2026!"
 # A scenario describes host state, not a collection: facts that omit these get a fixed stamp.
 _STAMP = "2026-01-01T00:00:00Z"
-_KEYS = ("hosts", "username", "password", "policy", "directory", "events")
+_KEYS = ("hosts", "username", "password", "policy", "directory", "events", "denied")
 _HOST_KEYS = ("name", "facts")
 
 
@@ -50,6 +50,9 @@ class Scenario:
     directory: Path | None = None  # the lab domain controller's scenario (lmready.lab.samba)
     # Per host, its VMMS-Admin event log (lmready.lab.events), ages relative to the lab's start.
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Per host, the commands or CIM classes its operator may not use, with the access-denied
+    # message each fails with (HyperVHost.denied).
+    denied: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -85,9 +88,34 @@ def load_scenario(path: Path) -> Scenario:
             )
     events, event_problems = parse_events(data.get("events"), list(hosts), doc.where(("events",)))
     problems += event_problems
+    denied = _denied(doc, data.get("denied"), list(hosts), problems)
     if problems:
         raise ScenarioError(problems)
-    return Scenario(path, hosts, policy=policy, directory=directory, events=events, **credentials)
+    return Scenario(
+        path, hosts, policy=policy, directory=directory, events=events, denied=denied, **credentials
+    )
+
+
+def _denied(doc: Located, value: Any, hosts: list[str], problems: list[str]) -> dict[str, dict[str, str]]:
+    """``denied:`` host -> {command or CIM class: access-denied message}."""
+    if value is None:
+        return {}
+    shape = "denied maps host names to {command or CIM class: the access-denied message}"
+    if not isinstance(value, dict):
+        problems.append(f"{doc.where(('denied',))}: {shape}.")
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for host, entries in value.items():
+        where = doc.where(("denied", host))
+        if host not in hosts:
+            problems.append(f"{where}: denied names host '{host}', which the scenario does not list.")
+        elif not isinstance(entries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in entries.items()
+        ):
+            problems.append(f"{where}: {shape}.")
+        else:
+            out[host] = dict(entries)
+    return out
 
 
 def _policy(doc: Located, value: Any, problems: list[str]) -> dict[str, Any]:

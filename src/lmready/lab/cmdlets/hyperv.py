@@ -26,7 +26,7 @@ def env_computername(state: HostFacts) -> str:
     return state.computer_name.upper()[:15]
 
 
-def _ready(host: HyperVHost, call: Call) -> bool:
+def ready(host: HyperVHost, call: Call) -> bool:
     """Whether Hyper-V can answer here; when not, the error Windows gives (and False)."""
     state = host.state
     name = env_computername(state)
@@ -99,12 +99,12 @@ def _with_migration(state: HostFacts, **changes: Any) -> HostFacts:
 
 
 def _get_vmhost(host: HyperVHost, call: Call) -> None:
-    if _ready(host, call):
+    if ready(host, call):
         call.write(vmhost_object(host.state))
 
 
 def _set_vmhost(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return None
     p, changes = call.params, {}
     if "VirtualMachineMigrationAuthenticationType" in p:
@@ -121,7 +121,7 @@ def _set_vmhost(host: HyperVHost, call: Call) -> HostFacts | None:
 
 
 def _enable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return None
     if not host.state.part_of_domain:
         call.fail(
@@ -136,7 +136,7 @@ def _enable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
 
 
 def _disable_migration(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return None
     return _with_migration(host.state, enabled=False)
 
@@ -175,7 +175,7 @@ def _select_networks(host: HyperVHost, call: Call, pattern: str | None) -> list[
 
 
 def _add_network(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return None
     state = host.state
     subnet = call.params["Subnet"]
@@ -196,7 +196,7 @@ def _add_network(host: HyperVHost, call: Call) -> HostFacts | None:
 
 
 def _remove_network(host: HyperVHost, call: Call) -> HostFacts | None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return None
     state = host.state
     drop = set(_select_networks(host, call, call.params["Subnet"]))
@@ -207,7 +207,7 @@ def _remove_network(host: HyperVHost, call: Call) -> HostFacts | None:
 
 
 def _get_networks(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return
     patterns = call.params.get("Subnet")
     for n in host.state.migration_networks:
@@ -236,7 +236,7 @@ class _Version(PSObject):
 
 
 def _supported_versions(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return
     versions = host.state.supported_versions
     for version in versions:
@@ -252,7 +252,7 @@ def _supported_versions(host: HyperVHost, call: Call) -> None:
         )
 
 
-def _vm_objects(host: HyperVHost) -> list[PSObject]:
+def vm_objects(host: HyperVHost) -> list[PSObject]:
     out = []
     for vm in host.state.vms:
         running = vm.state == "Running"
@@ -287,16 +287,16 @@ def _vm_objects(host: HyperVHost) -> list[PSObject]:
 
 
 def _get_vm(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return
     names = call.params.get("Name")
-    for vm in _vm_objects(host):
+    for vm in vm_objects(host):
         if names is None or any(fnmatch.fnmatchcase(str(vm.get("Name")).lower(), n.lower()) for n in names):
             call.write(vm)
 
 
 def _get_processor(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return
     vms = call.params.get("VM")
     for vm in vms if isinstance(vms, list) else [vms]:
@@ -322,7 +322,7 @@ def _get_processor(host: HyperVHost, call: Call) -> None:
 
 
 def _get_switch(host: HyperVHost, call: Call) -> None:
-    if not _ready(host, call):
+    if not ready(host, call):
         return
     for s in host.state.switches:
         call.write(

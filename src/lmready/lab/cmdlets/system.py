@@ -1,9 +1,11 @@
 """The system's cmdlets over a lab host: Get-CimInstance of the CIM classes the scripts read,
 Get-WindowsFeature, Get-Service, and the registry (Get-ItemProperty, Test-Path) as far as the
-lab models it: the MSV1_0 key that Credential Guard's upgrade marker lives in."""
+lab models it: the MSV1_0 key that Credential Guard's upgrade marker lives in. Test-Path of a
+file answers from the files the state knows: the media its VMs use and ``paths_present``."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from lmready.lab.cmdlets import cmdlet, table
@@ -233,7 +235,21 @@ def _get_item_property(host: HyperVHost, call: Call) -> None:
     )
 
 
+def _files(host: HyperVHost) -> set[str]:
+    """The files the lab host has: what its VMs use, and what the state lists as present."""
+    state = host.state
+    have = {p.lower() for m in state.vm_media for p in m.iso_paths}
+    return have | {p.path.lower() for p in state.paths_present if p.exists}
+
+
 def _test_path(host: HyperVHost, call: Call) -> None:
+    path = call.params.get("LiteralPath") or call.params.get("Path")
+    text = path[0] if isinstance(path, list) and len(path) == 1 else None
+    if text is not None and re.match(r"^[A-Za-z]:\\", text):
+        if "Path" in call.params and any(ch in text for ch in "*?["):
+            raise NotModelled("Test-Path -Path with wildcards on the file system")
+        call.write(text.lower() in _files(host))
+        return
     call.write(_path(call).lower() in _registry(host))
 
 

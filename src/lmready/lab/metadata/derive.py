@@ -298,7 +298,7 @@ WPD_CMDLETS = {  # module folder -> cmdlets (windows-powershell-docs, Windows Se
     "NetAdapter": ["Get-NetAdapterRdma"],
     "SmbShare": ["Get-SmbClientConfiguration"],
     "ServerManager": ["Get-WindowsFeature"],
-    "HgsClient": ["Get-HgsGuardian"],
+    "HgsClient": ["Get-HgsGuardian", "ConvertTo-HgsKeyProtector"],
 }
 PSD_CMDLETS = {  # PowerShell-Docs reference/5.1
     "CimCmdlets": ["Get-CimInstance"],
@@ -667,6 +667,15 @@ UNVERIFIED_TYPES = {  # type: (source, properties) -- from knowledge of the real
             "PSComputerName": S,
         },
     ),
+    cim("root/Microsoft/Windows/Hgs", "MSFT_HgsKeyProtector"): (
+        "knowledge: ConvertTo-HgsKeyProtector | Get-Member (its docs name the class, not its properties)",
+        {
+            "Owner": cim("root/Microsoft/Windows/Hgs", "MSFT_HgsGuardian"),
+            "Guardians": cim("root/Microsoft/Windows/Hgs", "MSFT_HgsGuardian") + "[]",
+            "RawData": "System.Byte[]",
+            "PSComputerName": S,
+        },
+    ),
     "Microsoft.HyperV.PowerShell.VMCompatibilityError": (
         "knowledge: Compare-VM .Incompatibilities | Get-Member",
         {"Message": S, "MessageId": "System.Int64", "Source": "System.Object"},
@@ -761,6 +770,8 @@ OUTPUTS = {  # cmdlet: (outputs, verified) where the sources say less than the r
     "Get-NetAdapterRdma": ([cim("root/StandardCimv2", "MSFT_NetAdapterRdmaSettingData")], True),
     "Get-SmbClientConfiguration": ([cim("root/Microsoft/Windows/SMB", "MSFT_SmbClientConfiguration")], True),
     "Get-HgsGuardian": ([cim("root/Microsoft/Windows/Hgs", "MSFT_HgsGuardian")], False),
+    # The docs say CimInstance#MSFT_HgsKeyProtector; the namespace is the guardian's (not verified).
+    "ConvertTo-HgsKeyProtector": ([cim("root/Microsoft/Windows/Hgs", "MSFT_HgsKeyProtector")], False),
     "Get-WindowsFeature": (["Microsoft.Windows.ServerManager.Commands.Feature"], False),
     "Get-VMKeyProtector": (
         ["System.Byte[]"],

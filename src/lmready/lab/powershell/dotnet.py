@@ -1,11 +1,13 @@
-"""The .NET types lmready's scripts reach: [DateTime], [IPAddress], TcpClient and its Task,
-[WindowsIdentity], ArrayList, and the PSObject view (.PSObject.Properties). Those that touch the
+"""The .NET types lmready's scripts reach: [DateTime] (and its Parse with the invariant culture),
+[IPAddress], TcpClient and its Task, [WindowsIdentity], ArrayList, Stopwatch, and the PSObject
+view (.PSObject.Properties). Those that touch the
 machine (who am I, can I connect) ask the lab host the script runs on."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,22 @@ if TYPE_CHECKING:
 
 ADDRESS_FAMILY = "System.Net.Sockets.AddressFamily"
 register_enum(ADDRESS_FAMILY, {"Unspecified": 0, "InterNetwork": 2, "InterNetworkV6": 23})
+DATETIME_STYLES = "System.Globalization.DateTimeStyles"
+register_enum(
+    DATETIME_STYLES,
+    {
+        "None": 0,
+        "AllowLeadingWhite": 1,
+        "AllowTrailingWhite": 2,
+        "AllowInnerWhite": 4,
+        "AllowWhiteSpaces": 7,
+        "NoCurrentDateDefault": 8,
+        "AdjustToUniversal": 16,
+        "AssumeLocal": 32,
+        "AssumeUniversal": 64,
+        "RoundtripKind": 128,
+    },
+)
 
 # Short names PowerShell accepts for the types the scripts use (the System. prefix is optional).
 _FULL_NAMES = {
@@ -46,6 +64,9 @@ _FULL_NAMES = {
     "security.principal.windowsidentity": "System.Security.Principal.WindowsIdentity",
     "collections.arraylist": "System.Collections.ArrayList",
     "math": "System.Math",
+    "diagnostics.stopwatch": "System.Diagnostics.Stopwatch",
+    "globalization.cultureinfo": "System.Globalization.CultureInfo",
+    "globalization.datetimestyles": DATETIME_STYLES,
     "environment": "System.Environment",
     "object": "System.Object",
 }
@@ -92,10 +113,12 @@ def static_member(runtime: Runtime, target: Any, name: str) -> Any:
         return datetime.now(UTC)
     if lowered == ("system.datetime", "now"):
         return datetime.now(UTC)
-    if lowered[0] == ADDRESS_FAMILY.lower():
+    if lowered[0] in (ADDRESS_FAMILY.lower(), DATETIME_STYLES.lower()):
         from lmready.lab.powershell.values import to_enum
 
-        return to_enum(name, ADDRESS_FAMILY)
+        return to_enum(name, full_name(type_name))
+    if lowered == ("system.globalization.cultureinfo", "invariantculture"):
+        return INVARIANT_CULTURE
     raise NotModelled(f"the static member [{type_name}]::{name}")
 
 
@@ -112,11 +135,60 @@ def static_call(runtime: Runtime, target: Any, name: str, args: list[Any]) -> An
         if faulted:
             raise DotNetError("System.AggregateException", "One or more errors occurred.")
         return all(isinstance(t, ConnectTask) and t.completed for t in tasks)
+    if key == ("system.diagnostics.stopwatch", "startnew") and not args:
+        return Stopwatch()
+    if key == ("system.datetime", "parse"):
+        return _parse_datetime(args)
     if key[0] == "system.math" and key[1] in ("max", "min"):
         return (max if key[1] == "max" else min)(args[0], args[1])
     if type_name.lower() not in {v.lower() for v in _FULL_NAMES.values()}:
         raise _unknown_type(type_name)
     raise NotModelled(f"the static method [{type_name}]::{name}()")
+
+
+# --- time ------------------------------------------------------------------------------------
+
+INVARIANT_CULTURE = PSObject(
+    "System.Globalization.CultureInfo", {"Name": "", "DisplayName": "Invariant Language"}
+)
+
+
+def timespan(seconds: float) -> PSObject:
+    return PSObject(
+        "System.TimeSpan",
+        {"TotalSeconds": seconds, "TotalMilliseconds": seconds * 1000, "Seconds": int(seconds) % 60},
+    )
+
+
+class Stopwatch(PSObject):
+    """[Diagnostics.Stopwatch]::StartNew(): Elapsed reads the time at each access."""
+
+    def __init__(self) -> None:
+        super().__init__("System.Diagnostics.Stopwatch", {"Elapsed": None, "IsRunning": True})
+        self.started = time.monotonic()
+
+    def get(self, name: str) -> Any:
+        if name.lower() == "elapsed":
+            return timespan(time.monotonic() - self.started)
+        return super().get(name)
+
+
+def _parse_datetime(args: list[Any]) -> datetime:
+    """DateTime.Parse(s[, provider[, styles]]): the invariant culture's round-trip and sortable
+    forms; a text with an offset or Z is UTC (RoundtripKind keeps it), one without is the lab
+    host's local time, which is UTC."""
+    if not args or len(args) > 3:
+        raise NotModelled(f"DateTime.Parse with {len(args)} arguments")
+    if len(args) > 1 and args[1] is not INVARIANT_CULTURE and args[1] is not None:
+        raise NotModelled("DateTime.Parse with a culture other than the invariant one")
+    text = to_string(args[0]).strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DotNetError(
+            "System.FormatException", "String was not recognized as a valid DateTime."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- IP addresses and TCP ---------------------------------------------------------------------
