@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -502,3 +502,100 @@ def test_a_denied_command_or_cim_class_is_an_access_denied_error_of_that_fact():
     ]
     result = host.run_script("try { Get-VM -ErrorAction Stop } catch { [string]$_.CategoryInfo.Category }")
     assert (result.errors, result.output) == ([], ["PermissionDenied"])
+
+
+# --- the per-VM cmdlets (V1-V3) and the event log, over the model ------------------------------
+
+
+def test_compare_vm_judges_a_vm_against_the_destination_it_names():
+    script = (
+        "$r = Compare-VM -Name app01 -DestinationHost lab-hv03.lab.example.test; $r.PSObject.TypeNames[0];"
+        " @($r.Incompatibilities).Count; $e = $r.Incompatibilities[0]; $e.PSObject.TypeNames[0]; $e.MessageId;"
+        " $e.Message"
+    )
+    assert ps(script) == [
+        "Microsoft.HyperV.PowerShell.VMCompatibilityReport",
+        1,
+        "Microsoft.HyperV.PowerShell.VMCompatibilityError",
+        33012,
+        "Could not find Ethernet switch 'Backup'.",
+    ]
+    assert ps("@((Compare-VM -Name app01 -DestinationHost LAB-HV02).Incompatibilities).Count") == [0]
+    version = first("(Compare-VM web01 -DestinationHost lab-hv04).Incompatibilities[0].Message")
+    assert "configuration version 10.0, which is not supported on 'LAB-HV04'" in version
+    result = lab()["lab-hv01"].run_script(
+        "foreach ($h in 'nowhere', 'lab-hv02') { try { Compare-VM -Name nosuch -DestinationHost $h -ErrorAction Stop }"
+        " catch { $_.Exception.Message } }"
+    )
+    assert result.output == [
+        "Failed to establish a connection with host 'nowhere': The RPC server is unavailable. (0x800706BA).",
+        'Hyper-V was unable to find a virtual machine with name "nosuch".',
+    ]
+
+
+def test_vm_media_security_and_key_protector_come_from_the_vms_state():
+    assert ps("Get-VMDvdDrive -VMName file01 | ForEach-Object { $_.Path }", "lab-hv02") == [
+        "C:\\ISO\\tools.iso"
+    ]
+    assert ps(
+        "(Get-VMSecurity -VMName sec01).TpmEnabled; (Get-VMSecurity -VMName file01).TpmEnabled", "lab-hv02"
+    ) == [
+        True,
+        False,
+    ]
+    owner = "(ConvertTo-HgsKeyProtector -Bytes (Get-VMKeyProtector -VMName sec01)).Owner.Name"
+    assert ps(owner, "lab-hv02") == ["UntrustedGuardian|5A1E0C3F9B2D47E68C0F1A2B3C4D5E6F70819202"]
+    assert ps("@(Get-VMHardDiskDrive -VMName file01).Count", "lab-hv02") == [0]
+    missing = lab()["lab-hv02"].run_script("Get-VMDvdDrive -VMName nosuch")
+    assert missing.errors == ['Hyper-V was unable to find a virtual machine with name "nosuch".']
+
+
+def test_unreadable_guardians_are_get_hgsguardian_denied_by_the_scenario():
+    assert ps("Get-HgsGuardian | ForEach-Object { $_.Name }", "lab-hv03") == [
+        "UntrustedGuardian|9F8E7D6C5B4A39281706F5E4D3C2B1A098765432"
+    ]
+    doc = json.loads(ps(per_vm_script([], [], 60), "lab-hv04")[0])
+    assert (doc["guardians"], doc["guardians_error"]) == (None, "Access is denied.")
+
+
+def test_test_path_of_a_file_answers_from_the_media_the_host_has():
+    script = paths_script(["C:\\ISO\\tools.iso", "c:\\iso\\TOOLS.iso", "D:\\nothing.iso"])
+    assert [p["exists"] for p in json.loads(ps(script, "lab-hv01")[0])] == [True, True, False]
+    assert [p["exists"] for p in json.loads(ps(script, "lab-hv04")[0])] == [False, False, False]
+
+
+def test_get_winevent_filters_by_start_time_level_and_count_newest_first():
+    now = datetime.now(UTC)
+
+    def ids(host: str, hours: int, **extra: int) -> list[tuple[int, str]]:
+        doc = json.loads(ps(events_script(now - timedelta(hours=hours), **extra), host)[0])
+        return [(e["id"], e["message"].split("'")[1]) for e in (doc if isinstance(doc, list) else [doc])]
+
+    assert ids("lab-hv02", 8) == [(21502, "Virtual Machine file01")]  # sec01's is 12 h old
+    assert ids("lab-hv02", 13) == [(21502, "Virtual Machine file01"), (21502, "Virtual Machine sec01")]
+    assert ids("lab-hv02", 13, max_events=1) == [(21502, "Virtual Machine file01")]
+    assert ids("lab-hv04", 24 * 30) == []  # no events: Get-WinEvent's error, caught by its id
+    script = (
+        "$e = Get-WinEvent -FilterHashtable @{ LogName = 'Microsoft-Windows-Hyper-V-VMMS-Admin'; Level = 3 }"
+        " -MaxEvents 1; $e.PSObject.TypeNames[0]; $e.Id; $e.LevelDisplayName; $e.TimeCreated -is [DateTime]"
+    )
+    assert ps(script) == ["System.Diagnostics.Eventing.Reader.EventLogRecord", 21501, "Warning", True]
+    fqid = first(
+        "try { Get-WinEvent -FilterHashtable @{ LogName = 'Microsoft-Windows-Hyper-V-VMMS-Admin'; Level = 1 }"
+        " -ErrorAction Stop } catch { $_.FullyQualifiedErrorId }"
+    )
+    assert fqid == "NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand"
+
+
+def test_datetime_parse_and_stopwatch():
+    script = (
+        "$d = [DateTime]::Parse('2026-11-30T08:00:00Z', [Globalization.CultureInfo]::InvariantCulture,"
+        " [Globalization.DateTimeStyles]::RoundtripKind); $d.ToUniversalTime().ToString('o');"
+        " $w = [Diagnostics.Stopwatch]::StartNew(); $w.Elapsed.TotalSeconds -ge 0"
+    )
+    assert ps(script) == ["2026-11-30T08:00:00.0000000Z", True]
+    bad = first("try { [DateTime]::Parse('soon') } catch { $_.Exception.Message }")
+    assert (
+        bad
+        == 'Exception calling "Parse" with "1" argument(s): "String was not recognized as a valid DateTime."'
+    )
