@@ -252,9 +252,12 @@ def _supported_versions(host: HyperVHost, call: Call) -> None:
         )
 
 
-def vm_objects(host: HyperVHost) -> list[PSObject]:
+def vm_objects(host: HyperVHost, name: str | None = None) -> list[PSObject]:
+    """The host's VMs, or only the one of that name (Compare-VM builds one per call)."""
     out = []
     for vm in host.state.vms:
+        if name is not None and vm.name.lower() != name.lower():
+            continue
         running = vm.state == "Running"
         adapters = [
             shaped(

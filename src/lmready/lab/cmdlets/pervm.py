@@ -180,7 +180,7 @@ def _compare(host: HyperVHost, call: Call) -> None:
             VIRTUALIZATION,
         )
         return
-    vm = next((v for v in vm_objects(host) if str(v.get("Name")).lower() == name.lower()), None)
+    vm = next(iter(vm_objects(host, name)), None)
     if vm is None:
         call.fail(
             f'Hyper-V was unable to find a virtual machine with name "{name}".',
