@@ -6,6 +6,8 @@ credentials and the inventory policy its audits use. A scenario is YAML::
     hosts:
       - name: lab-hv01
         facts: default/lab-hv01.json    # a HostFacts JSON file relative to the scenario, or a mapping
+    events: {lab-hv01: [{id: 21502, ago: 30h, level: Error, message: ...}]}  # its VMMS-Admin log
+    denied: {lab-hv04: {Get-HgsGuardian: Access is denied.}}  # fails with that access denied
 
 Every mistake is reported as one sentence starting with ``file:line:``.
 """
