@@ -599,3 +599,13 @@ def test_datetime_parse_and_stopwatch():
         bad
         == 'Exception calling "Parse" with "1" argument(s): "String was not recognized as a valid DateTime."'
     )
+
+
+def test_windows_server_2012_r2_has_no_vtpm_or_hgs_cmdlets():
+    old = state("lab-hv02", os={"caption": "Windows Server 2012 R2", "build": 9600})
+    doc = json.loads(ps(per_vm_script([], ["file01"], 60), "lab-hv02")[0])
+    assert doc["media"][0]["error"] == "" and doc["guardians_error"] == ""
+    doc = json.loads(lab(lab_hv02=old)["lab-hv02"].run_script(per_vm_script([], ["file01"], 60)).output[0])
+    assert doc["media"][0]["iso_paths"] == ["C:\\ISO\\tools.iso"]  # Get-VMDvdDrive is older
+    assert doc["media"][0]["error"].startswith("The term 'Get-VMSecurity' is not recognized")
+    assert doc["guardians_error"].startswith("The term 'Get-HgsGuardian' is not recognized")

@@ -35,6 +35,11 @@ _CMDLETS: dict[str, LabCmdlet] = {
 }
 
 
+# Hyper-V cmdlets Windows Server 2016 brought (configuration versions, the virtual TPM); the
+# HgsClient module came with it too.
+_SINCE_2016 = frozenset({"get-vmhostsupportedversion", "get-vmsecurity", "get-vmkeyprotector"})
+
+
 class _HostCmdlet:
     """A lab cmdlet bound to one host: the knobs, then the handler, then the new state."""
 
@@ -129,11 +134,12 @@ class HyperVHost:
             builtin = BUILTINS.get(name)
             denied = next((m for c, m in self.denied.items() if c.lower() == name), None)
             return _Denied(builtin, denied) if builtin and denied is not None else None
-        if found.info.module == "Hyper-V":
-            if not self._state.hyperv.powershell_module:
-                return None
-            if name == "get-vmhostsupportedversion" and self._state.os.build < system.BUILD_2016:
-                return None
+        if found.info.module == "Hyper-V" and not self._state.hyperv.powershell_module:
+            return None
+        if self._state.os.build < system.BUILD_2016 and (
+            name in _SINCE_2016 or found.info.module == "HgsClient"
+        ):
+            return None
         return found
 
     def native(self, name: str) -> Callable[[list[str]], list[Any]] | None:
