@@ -733,6 +733,16 @@ def test_a_wrong_inline_fact_is_reported_at_its_line(tmp_path):
         load_scenario(write_scenario(tmp_path, text))
 
 
+def test_a_denied_name_must_be_a_command_the_lab_knows(tmp_path):
+    hosts = [{"name": "lab-hv01", "facts": inline_facts("lab-hv01")}]
+    denied = {"lab-hv01": {"Get-Guardian": "no", "get-hgsguardian": "Access is denied.", "Win32_X": "no"}}
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write_scenario(tmp_path, json.dumps({"hosts": hosts, "denied": denied})))
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        "denied names 'Get-Guardian', which is no command the lab knows."
+    ]
+
+
 def test_scenario_hosts_need_their_own_addresses(tmp_path):
     one, two = inline_facts("lab-hv01"), inline_facts("lab-hv02")
     two["addresses"] = one["addresses"]

@@ -556,6 +556,10 @@ def test_unreadable_guardians_are_get_hgsguardian_denied_by_the_scenario():
     ]
     doc = json.loads(ps(per_vm_script([], [], 60), "lab-hv04")[0])
     assert (doc["guardians"], doc["guardians_error"]) == (None, "Access is denied.")
+    host = lab()["lab-hv01"]
+    host.denied = {"get-hgsguardian": "Denied here."}  # names ignore case, as PowerShell's do
+    doc = json.loads(host.run_script(per_vm_script([], [], 60)).output[0])
+    assert (doc["guardians"], doc["guardians_error"]) == (None, "Denied here.")
 
 
 def test_test_path_of_a_file_answers_from_the_media_the_host_has():

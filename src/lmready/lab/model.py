@@ -51,7 +51,7 @@ class _HostCmdlet:
 
     def run(self, call: Call) -> None:
         host = self.host
-        denied = host.denied.get(self.info.name)
+        denied = host.denied_message(self.info.name)
         if denied is not None:
             # Ids and categories as an access check failing in the cmdlet (not verified per cmdlet).
             call.fail(denied, "AccessDenied", "PermissionDenied", "System.UnauthorizedAccessException")
@@ -102,6 +102,10 @@ class HyperVHost:
         self.events: list[dict[str, Any]] = []  # its VMMS-Admin log (lmready.lab.events)
         self._cmdlets = {name: _HostCmdlet(self, c) for name, c in _CMDLETS.items()}
 
+    def denied_message(self, name: str) -> str | None:
+        """The access-denied message of a command or CIM class on this host (names ignore case)."""
+        return next((m for c, m in self.denied.items() if c.lower() == name.lower()), None)
+
     @property
     def state(self) -> HostFacts:
         # Not under the lock: another host's probe reads this while its own script holds its lock.
@@ -132,7 +136,7 @@ class HyperVHost:
         found = self._cmdlets.get(name)
         if found is None:
             builtin = BUILTINS.get(name)
-            denied = next((m for c, m in self.denied.items() if c.lower() == name), None)
+            denied = self.denied_message(name)
             return _Denied(builtin, denied) if builtin and denied is not None else None
         if found.info.module == "Hyper-V" and not self._state.hyperv.powershell_module:
             return None

@@ -24,6 +24,8 @@ from pydantic import ValidationError
 from lmready.facts import HostFacts
 from lmready.inventory import PolicyFields, is_dns_name
 from lmready.lab.events import parse_events
+from lmready.lab.metadata import BindingError
+from lmready.lab.metadata import load as load_metadata
 from lmready.yamlsource import Loc, Located, YamlError, dotted, load
 
 DEFAULT_USERNAME = "lab\\operator"
@@ -116,6 +118,9 @@ def _denied(doc: Located, value: Any, hosts: list[str], problems: list[str]) -> 
         ):
             problems.append(f"{where}: {shape}.")
         else:
+            # A name that is neither a command the lab knows nor a CIM class would deny nothing.
+            unknown = [k for k in entries if "_" not in k and not _is_command(k)]
+            problems += [f"{where}: denied names '{k}', which is no command the lab knows." for k in unknown]
             out[host] = dict(entries)
     return out
 
@@ -217,3 +222,11 @@ def _facts(doc: Located, loc: Loc, name: str, value: Any, problems: list[str]) -
         else:
             problems.append(f"{where}: {name}: {file}: {path}: {first['msg']}; fix the facts file.")
         return None
+
+
+def _is_command(name: str) -> bool:
+    try:
+        load_metadata().cmdlet(name)
+    except BindingError:
+        return False
+    return True

@@ -76,7 +76,7 @@ def _cim_class(host: HyperVHost, class_name: str) -> PSObject | None:
 def _get_cim(host: HyperVHost, call: Call) -> None:
     class_name = call.params["ClassName"]
     namespace = call.params.get("Namespace", "root\\cimv2").lower().replace("/", "\\")
-    denied = host.denied.get(class_name)
+    denied = host.denied_message(class_name)
     if denied is not None:
         call.fail(
             denied,
