@@ -543,16 +543,23 @@ def test_vm_media_security_and_key_protector_come_from_the_vms_state():
         True,
         False,
     ]
-    owner = "(ConvertTo-HgsKeyProtector -Bytes (Get-VMKeyProtector -VMName sec01)).Owner.Name"
-    assert ps(owner, "lab-hv02") == ["UntrustedGuardian|5A1E0C3F9B2D47E68C0F1A2B3C4D5E6F70819202"]
+    owner = "(ConvertTo-HgsKeyProtector -Bytes (Get-VMKeyProtector -VMName sec01)).Owner"
+    assert ps(f"{owner}.Name; {owner}.SigningCertificate.Thumbprint", "lab-hv02") == [
+        "UntrustedGuardian",
+        "5A1E0C3F9B2D47E68C0F1A2B3C4D5E6F70819202",
+    ]
     assert ps("@(Get-VMHardDiskDrive -VMName file01).Count", "lab-hv02") == [0]
     missing = lab()["lab-hv02"].run_script("Get-VMDvdDrive -VMName nosuch")
     assert missing.errors == ['Hyper-V was unable to find a virtual machine with name "nosuch".']
 
 
 def test_unreadable_guardians_are_get_hgsguardian_denied_by_the_scenario():
-    assert ps("Get-HgsGuardian | ForEach-Object { $_.Name }", "lab-hv03") == [
-        "UntrustedGuardian|9F8E7D6C5B4A39281706F5E4D3C2B1A098765432"
+    # Every host's local guardian has the same name: the signing certificate tells them apart.
+    assert ps(
+        "Get-HgsGuardian | ForEach-Object { $_.Name; $_.SigningCertificate.Thumbprint }", "lab-hv03"
+    ) == [
+        "UntrustedGuardian",
+        "9F8E7D6C5B4A39281706F5E4D3C2B1A098765432",
     ]
     doc = json.loads(ps(per_vm_script([], [], 60), "lab-hv04")[0])
     assert (doc["guardians"], doc["guardians_error"]) == (None, "Access is denied.")
@@ -611,5 +618,6 @@ def test_windows_server_2012_r2_has_no_vtpm_or_hgs_cmdlets():
     assert doc["media"][0]["error"] == "" and doc["guardians_error"] == ""
     doc = json.loads(lab(lab_hv02=old)["lab-hv02"].run_script(per_vm_script([], ["file01"], 60)).output[0])
     assert doc["media"][0]["iso_paths"] == ["C:\\ISO\\tools.iso"]  # Get-VMDvdDrive is older
-    assert doc["media"][0]["error"].startswith("The term 'Get-VMSecurity' is not recognized")
+    # No Get-VMSecurity before 2016: no vTPM, and no error that would hide the VM's media from V3.
+    assert doc["media"][0]["error"] == "" and doc["media"][0]["vtpm"] is False
     assert doc["guardians_error"].startswith("The term 'Get-HgsGuardian' is not recognized")

@@ -26,7 +26,7 @@ from lmready.remediation import Journal, apply_plan, make_plan, verify
 from lmready.remediation import directory_changes as directory_fixes
 from lmready.remediation.change import APPLIED, DIRECTORY, HOST
 from lmready.remediation.verify import FIXED
-from lmready.values import Outcome
+from lmready.values import Outcome, Target
 
 # Maintained by the DC itself on every modify or bind: not something a change could have touched.
 VOLATILE = {
@@ -105,7 +105,7 @@ def test_an_impostor_is_an_error_and_apply_changes_only_verified_accounts(
         "lab-hv04: identity mismatch: "
     )
     for (check_id, target), result in seen.items():
-        if "lab-hv04" in target.split("->"):
+        if "lab-hv04" in Target.parse(target).hosts:
             assert result == f"error: {mismatch}", (check_id, target)
         else:
             assert result == baseline[(check_id, target)], (check_id, target)

@@ -278,9 +278,10 @@ class VmMedia(Model):
     vtpm: bool | None = Field(default=None, description="Get-VMSecurity .TpmEnabled; null: could not tell")
     key_protector_owner: str = Field(
         default="",
-        description="the guardian that owns the key protector (ConvertTo-HgsKeyProtector .Owner.Name); "
-        "empty: no vTPM or could not tell",
+        description="the guardian that owns the key protector, name|thumbprint of its signing certificate "
+        "(ConvertTo-HgsKeyProtector .Owner); empty: no vTPM or could not tell",
     )
+    key_protector_error: str = Field(default="", description="why the key protector's owner could not be read")
     error: str = Field(default="", description="why some of it could not be read")
 
 
@@ -353,7 +354,8 @@ class HostFacts(Model):
     )
     guardians: ListOf(str) = Field(
         default_factory=list,
-        description="Get-HgsGuardian names on this host: whose key protectors it can unwrap (V2); "
+        description="Get-HgsGuardian on this host, name|thumbprint of each signing certificate: whose key "
+        "protectors it can unwrap (V2); "
         "unread when they could not be read",
     )
     paths_present: ListOf(PathPresence) = Field(

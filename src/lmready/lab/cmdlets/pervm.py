@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 HV = "Microsoft.HyperV.PowerShell."
 VIRTUALIZATION = "Microsoft.HyperV.PowerShell.VirtualizationException"
 GUARDIAN = "Microsoft.Management.Infrastructure.CimInstance#root/Microsoft/Windows/Hgs/MSFT_HgsGuardian"
+CERTIFICATE = "System.Security.Cryptography.X509Certificates.X509Certificate2"
 KEY_PROTECTOR = (
     "Microsoft.Management.Infrastructure.CimInstance#root/Microsoft/Windows/Hgs/MSFT_HgsKeyProtector"
 )
@@ -140,10 +141,22 @@ def _key_protector(host: HyperVHost, call: Call) -> None:
         call.write(TypedArray(list(data), "System.Byte"))
 
 
-def _guardian(name: str, private_keys: bool) -> PSObject:
+def _guardian(text: str, private_keys: bool) -> PSObject:
+    """A guardian from the state's ``name|thumbprint``: every host's local guardian is named
+    UntrustedGuardian, so only its signing certificate tells one host's from another's."""
+    name, _, thumbprint = text.partition("|")
+    certificate = shaped(
+        CERTIFICATE,
+        {"Thumbprint": thumbprint.upper(), "Subject": f"CN=Shielded VM Signing Certificate ({name})"},
+    )
     return shaped(
         GUARDIAN,
-        {"Name": name, "HasEncryptionPrivateKey": private_keys, "HasSigningPrivateKey": private_keys},
+        {
+            "Name": name,
+            "HasEncryptionPrivateKey": private_keys,
+            "HasSigningPrivateKey": private_keys,
+            "SigningCertificate": certificate,
+        },
     )
 
 
