@@ -1,0 +1,116 @@
+"""A2."""
+
+from dataclasses import dataclass
+
+from lmready.catalogue import Severity, check, fail
+from lmready.constants import DELEGATED_SERVICES, MIGRATION_SERVICE
+from lmready.delegation import kerberos_on_both_ends, rbcd_allows
+from lmready.estate import HostView, PairView
+from lmready.facts import (
+    UAC_TRUSTED_TO_AUTH_FOR_DELEGATION,
+)
+
+
+def dst_names(dst: HostView) -> tuple[str, str]:
+    """(NetBIOS name, DNS name) of a destination for SPNs: from its AD account, which identity
+    binding has compared with what the host reports; never an FQDN built from the NetBIOS name,
+    which is cut to 15 characters."""
+    account = dst.account
+    if account is not None and account.dns_host_name:
+        return account.netbios_name, account.dns_host_name
+    return dst.facts.computer_name, dst.facts.fqdn
+
+
+@dataclass(frozen=True)
+class ClassicDelegation:
+    """What src's account lacks for classic constrained delegation to dst's migration services:
+    the failing A2's expectation, which its fix (add-constrained-delegation) adds as it is."""
+
+    delegate_to: tuple[str, ...]  # missing msDS-AllowedToDelegateTo values, SERVICE/name
+    protocol_transition: bool  # TRUSTED_TO_AUTH_FOR_DELEGATION ("use any authentication protocol") missing
+
+    def __bool__(self) -> bool:
+        return bool(self.delegate_to) or self.protocol_transition
+
+    def __str__(self) -> str:
+        missing = list(self.delegate_to)
+        if self.protocol_transition:
+            missing.append('"use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION)')
+        return "; ".join(missing)
+
+
+def classic_missing(src: HostView, dst: HostView) -> ClassicDelegation:
+    """What src's account lacks for classic constrained delegation to dst's migration services."""
+    account = src.account
+    have = {v.lower() for v in account.allowed_to_delegate_to}
+    return ClassicDelegation(
+        tuple(
+            f"{service}/{name}"
+            for service in DELEGATED_SERVICES
+            for name in dict.fromkeys(n for n in dst_names(dst) if n)
+            if f"{service}/{name}".lower() not in have
+        ),
+        not account.user_account_control & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION,
+    )
+
+
+def _cross_domain(pair: PairView) -> bool:
+    return pair.src.facts.domain.lower() != pair.dst.facts.domain.lower()
+
+
+def _rbcd_fix(src: HostView, dst: HostView) -> str:
+    return (
+        f"Set-ADComputer {dst_names(dst)[0]} -PrincipalsAllowedToDelegateToAccount {src.account.sam_account_name} "
+        "(keeping the principals already there)"
+    )
+
+
+@check(
+    "LMR-022",
+    ref="A2",
+    title="Kerberos delegation from the source's account to the destination's services",
+    severity=Severity.HIGH,
+    area="delegation",
+    fix="add-constrained-delegation",
+    directory="required",
+    applies=kerberos_on_both_ends,
+)
+def test_constrained_delegation(pair: PairView):
+    # Per direction: src -> dst needs only src's delegation to dst's services (the reverse pair
+    # checks the other account). Either mechanism passes: resource-based (dst's descriptor grants
+    # src's SID) or classic (src's msDS-AllowedToDelegateTo and protocol transition).
+    src, dst = pair.src, pair.dst
+    if src.account is None:
+        fail(
+            observed=f"{src} has no computer account in {src.domain.name}",
+            expected=f"{src}'s computer account delegates to {dst}",
+            fix=f"join {src} to {src.domain.name}, or fix its entry in the inventory",
+        )
+    if rbcd_allows(src, dst):
+        return f"passed through resource-based constrained delegation: {dst}'s account allows {src}'s SID"
+    purge = "; then klist purge -li 0x3e7 on both hosts"
+    if _cross_domain(pair):
+        fail(
+            observed=f"{src} ({src.facts.domain}) -> {dst} ({dst.facts.domain}): classic constrained "
+            "delegation cannot cross domains; use resource-based, and "
+            f"{dst}'s msDS-AllowedToActOnBehalfOfOtherIdentity does not allow {src}",
+            expected=f"{dst}'s account allows {src}'s account by resource-based constrained delegation",
+            fix=_rbcd_fix(src, dst) + purge,
+        )
+    missing = classic_missing(src, dst)
+    if not missing:
+        return f"passed through classic constrained delegation on {src}'s account, with any protocol"
+    rbcd = src.policy.delegation == "rbcd"
+    fail(
+        observed=f"{src} lacks {missing}, and {dst} does not allow {src} by resource-based delegation",
+        expected=f"{src}'s account delegates {MIGRATION_SERVICE} and cifs to {dst} (NetBIOS and DNS names) with "
+        f"any authentication protocol, or {dst}'s account allows {src} (resource-based)",
+        fix=(
+            _rbcd_fix(src, dst)
+            if rbcd
+            else f"in Active Directory Users and Computers, Delegation tab of {src}, add the missing services "
+            "with 'Use any authentication protocol'"
+        )
+        + purge,
+        wanted=missing,
+    )

@@ -1,0 +1,30 @@
+"""A5."""
+
+from lmready.catalogue import Severity, applies_only_if, check, require
+from lmready.estate import HostView
+from lmready.facts import (
+    UAC_TRUSTED_FOR_DELEGATION,
+)
+
+
+@check(
+    "LMR-025",
+    ref="A5",
+    title="No unconstrained Kerberos delegation on the host account",
+    severity=Severity.MEDIUM,
+    area="delegation",
+    directory="optional",
+)
+def test_no_unconstrained_delegation(host: HostView):
+    applies_only_if(
+        host.domain is not None, "a directory entry for the host's domain", f"none for {host.facts.domain}"
+    )
+    account = host.account
+    applies_only_if(account is not None, "a computer account", "none found")
+    require(
+        not account.user_account_control & UAC_TRUSTED_FOR_DELEGATION,
+        observed=f"{account.sam_account_name} trusted for delegation to any service (0x80000)",
+        expected="no unconstrained delegation",
+        fix="switch the account to constrained delegation ('Trust this computer for delegation to "
+        "specified services only')",
+    )

@@ -1,0 +1,43 @@
+"""R2."""
+
+from lmready.catalogue import Severity, check, fail, warn
+from lmready.estate import HostView
+from lmready.windows import (
+    OLDEST_SUPPORTED_BUILD,
+    WINDOWS_SERVER_2012_R2,
+    os_name,
+)
+
+
+@check(
+    "LMR-012",
+    ref="R2",
+    title="Hyper-V role installed and running on a supported OS",
+    severity=Severity.CRITICAL,
+    area="role",
+)
+def test_hyperv_role(host: HostView):
+    f = host.facts
+    problems = []
+    if not f.hyperv.feature_installed:
+        problems.append("Hyper-V feature not installed")
+    if f.hyperv.vmms_status.lower() != "running":
+        problems.append(f"vmms service {f.hyperv.vmms_status}")
+    legacy = f.os.build == WINDOWS_SERVER_2012_R2
+    if f.os.build < OLDEST_SUPPORTED_BUILD and not legacy:
+        problems.append(f"{os_name(f.os.build)} (build {f.os.build}) is not supported")
+    if problems:
+        fail(
+            observed="; ".join(problems),
+            expected="Hyper-V installed, vmms Running, Windows Server 2012 R2 or later (2016 or later "
+            "to stay in support)",
+            fix=f"on {host}: Install-WindowsFeature Hyper-V -IncludeManagementTools -Restart, "
+            "Start-Service vmms, or upgrade the OS",
+        )
+    if legacy:
+        # REQUIREMENTS.md R2: the article's 2012 R2 -> 2016 path; out of support, so advisory only.
+        warn(
+            observed=f"{os_name(f.os.build)} (build {f.os.build}), out of support since October 2023",
+            expected="Windows Server 2016 or later",
+            fix=f"move the VMs off {host} (2012 R2 hosts take configuration version 5.0 only) and upgrade it",
+        )

@@ -1,0 +1,40 @@
+"""V3."""
+
+from lmready.catalogue import Severity, applies_only_if, check, fail
+from lmready.estate import FactsUnavailable
+from lmready.vmview import VmView, known_media
+
+
+@check(
+    "LMR-063",
+    ref="V3",
+    title="Media and disks the VM references that do not move with it exist on the destination",
+    severity=Severity.HIGH,
+    area="compatibility",
+)
+def test_vm_media_on_destination(vm: VmView):
+    media = known_media(vm)
+    if media.error and not (media.iso_paths or media.passthrough_disks):
+        raise FactsUnavailable(
+            f"{vm}: could not tell: its drives could not be read on {vm.src}: {media.error}"
+        )
+    applies_only_if(
+        bool(media.iso_paths or media.passthrough_disks), "an ISO or a pass-through disk", "none attached"
+    )
+    present = {p.path.lower(): p.exists for p in vm.dst.facts.paths_present}  # Windows paths: no case
+    problems = [
+        f"ISO {path} missing on {vm.dst} (the move fails with 0xC03A0014)"
+        for path in media.iso_paths
+        if present.get(path.lower()) is False
+    ]
+    problems += [f"pass-through {disk}: live migration does not move it" for disk in media.passthrough_disks]
+    if problems:
+        fail(
+            observed="; ".join(problems),
+            expected=f"every ISO {vm.vm.name} uses present on {vm.dst}, and no pass-through disk",
+            fix=f"copy the ISO to the same path on {vm.dst}, or eject it (Set-VMDvdDrive -VMName {vm.vm.name} "
+            "-Path $null); replace pass-through disks with virtual disks",
+        )
+    untested = [p for p in media.iso_paths if p.lower() not in present]
+    if untested:
+        raise FactsUnavailable(f"{vm}: could not tell: {', '.join(untested)} not tested on {vm.dst}.")

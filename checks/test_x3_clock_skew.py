@@ -1,0 +1,27 @@
+"""X3."""
+
+from lmready.catalogue import Severity, check, require
+from lmready.estate import PairView
+
+
+@check(
+    "LMR-053",
+    ref="X3",
+    title="Clocks of both hosts and the runner within the Kerberos tolerance",
+    severity=Severity.HIGH,
+    area="compatibility",
+)
+def test_clock_skew(pair: PairView):
+    limit = min(pair.src.policy.max_clock_skew_seconds, pair.dst.policy.max_clock_skew_seconds)
+    offsets = {e.name: e.facts.clock.offset_seconds for e in (pair.src, pair.dst)}
+    between = abs(offsets[pair.src.name] - offsets[pair.dst.name])
+    problems = [f"{name} {off:+.0f} s from the runner" for name, off in offsets.items() if abs(off) >= limit]
+    if between >= limit:
+        problems.insert(0, f"{between:.0f} s between the hosts")
+    require(
+        not problems,
+        observed="; ".join(problems),
+        expected=f"under {limit} s",
+        fix="point both hosts at the domain time hierarchy: w32tm /config /syncfromflags:domhier "
+        "/update, then w32tm /resync",
+    )

@@ -1,0 +1,26 @@
+"""X4."""
+
+from lmready.catalogue import Severity, applies_only_if, check, warn
+from lmready.estate import PairView
+
+GIB = 1024**3
+
+
+@check(
+    "LMR-054",
+    ref="X4",
+    title="Destination has free memory for the largest running source VM",
+    severity=Severity.LOW,
+    area="compatibility",
+)
+def test_free_memory(pair: PairView):
+    running = [vm for vm in pair.src.facts.vms if vm.state.lower() == "running"]
+    applies_only_if(bool(running), "a running VM on the source", "none running")
+    largest = max(running, key=lambda vm: vm.memory_bytes)
+    free = pair.dst.facts.free_memory_bytes
+    if free < largest.memory_bytes:
+        warn(
+            observed=f"{free / GIB:.1f} GiB free on {pair.dst}",
+            expected=f"at least {largest.memory_bytes / GIB:.1f} GiB for {largest.name}",
+            fix=f"free memory on {pair.dst} first, or move smaller VMs",
+        )

@@ -1,0 +1,27 @@
+"""X5."""
+
+from lmready.catalogue import Severity, applies_only_if, check, fail
+from lmready.estate import HostView
+
+
+@check(
+    "LMR-055",
+    ref="X5",
+    title="Host resolves and its WinRM port answers from the runner",
+    severity=Severity.HIGH,
+    area="network",
+)
+def test_preflight(host: HostView):
+    pre = host.facts.preflight
+    applies_only_if(pre is not None, "a preflight from this run", "facts were loaded from files")
+    problems = []
+    if not pre.resolved:
+        problems.append(f"{host.facts.name} does not resolve")
+    elif not pre.winrm_port_open:
+        problems.append("WinRM port does not answer")
+    if problems:
+        fail(
+            observed="; ".join(problems) + (f" ({pre.detail})" if pre.detail else ""),
+            expected="name resolves and WinRM answers",
+            fix="check DNS, the address in the inventory, and that WinRM listens (winrm quickconfig)",
+        )
