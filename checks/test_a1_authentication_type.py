@@ -1,7 +1,20 @@
-"""A1."""
+"""A1: same authentication type on both ends, as the policy expects (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
 from lmready.estate import PairView
+from lmready.remediation import host_changes
+from lmready.remediation.planners import policy_setting
+
+REQUIREMENT = Requirement(
+    ref="A1",
+    synopsis="same authentication type on both ends, as the policy expects",
+    why="both ends must authenticate migrations the same way; a mismatch fails with 0x8009030D",
+    fix="Set-VMHost -VirtualMachineMigrationAuthenticationType <policy> on the host that differs",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/set-vmhost",
+    ),
+)
 
 
 @check(
@@ -26,3 +39,19 @@ def test_authentication_type(pair: PairView):
         fix=f"Set-VMHost -VirtualMachineMigrationAuthenticationType {expected} on "
         + " and ".join(end.name for end in wrong),
     )
+
+
+FIX = Fix(
+    "set-migration-authentication",
+    "Set-VMHost -VirtualMachineMigrationAuthenticationType <policy>",
+    True,
+    "the value comes from the inventory policy",
+)
+
+plan_authentication = planner("set-migration-authentication")(
+    policy_setting(
+        host_changes.AUTHENTICATION,
+        lambda end: str(end.facts.migration.authentication_type),
+        lambda end: str(end.policy.authentication),
+    )
+)

@@ -1,13 +1,28 @@
-"""A2."""
+"""A2: Kerberos needs constrained delegation (REQUIREMENTS.md section 2)."""
 
+import base64
 from dataclasses import dataclass
 
-from lmready.catalogue import Severity, check, fail
+from lmready import security_descriptor as sd
+from lmready.catalogue import Fix, Requirement, Severity, check, fail, planner
 from lmready.constants import DELEGATED_SERVICES, MIGRATION_SERVICE
 from lmready.delegation import kerberos_on_both_ends, rbcd_allows
 from lmready.estate import HostView, PairView
 from lmready.facts import (
     UAC_TRUSTED_TO_AUTH_FOR_DELEGATION,
+)
+from lmready.remediation import directory_changes
+from lmready.remediation.planners import Refused, directory_change, pair_of
+
+REQUIREMENT = Requirement(
+    ref="A2",
+    synopsis="Kerberos needs constrained delegation",
+    why="with Kerberos the source's account must be trusted to delegate to the destination's migration service and cifs, with any authentication protocol; otherwise 'No credentials are available in the security package'",
+    fix="add the missing msDS-AllowedToDelegateTo values and 'use any authentication protocol' on the source's computer account (or resource-based delegation on the destination's), then klist purge -li 0x3e7 on both hosts",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/windows-server/security/kerberos/kerberos-constrained-delegation-overview",
+    ),
 )
 
 
@@ -114,3 +129,66 @@ def test_constrained_delegation(pair: PairView):
         + purge,
         wanted=missing,
     )
+
+
+FIX = Fix(
+    "add-constrained-delegation",
+    "LDAP: add the missing msDS-AllowedToDelegateTo values, set TRUSTED_TO_AUTH_FOR_DELEGATION",
+    True,
+    "adds only missing values; needs Domain Admins; then klist purge -li 0x3e7 on both hosts",
+)
+
+
+@planner("add-constrained-delegation")
+def plan_add_delegation(finding, estate):
+    """A2 for src -> dst: only the source's delegation to the destination (per direction).
+    The pair view holds only hosts whose identity was bound to their inventory entry and their
+    account (estate.bind_identity), so every account and every SPN name here is a verified host's."""
+    pair = pair_of(finding, estate, with_directory=True)
+    src, dst = pair.src, pair.dst
+    for end in (src, dst):
+        if end.domain is None:
+            raise Refused(
+                f"{end}'s domain {end.facts.domain} has no entry under directory: in the inventory, "
+                "so lmready cannot read or change its computer account"
+            )
+        if end.account is None:
+            raise Refused(f"{end} has no computer account in {end.domain.name}")
+        if end.account.is_domain_controller:
+            raise Refused(f"{end.account.dn} is a domain controller's account, which lmready never changes")
+    cross = src.facts.domain.lower() != dst.facts.domain.lower()
+    if cross or src.policy.delegation == "rbcd":
+        return _allow_to_act(finding, src, dst)
+    # What is missing is the check's expectation (its ClassicDelegation): the SPNs name the
+    # destination by its account's names, which identity binding verified.
+    wanted = finding.wanted
+    if not isinstance(wanted, ClassicDelegation):
+        raise Refused(f"the check gave no delegation to add from {src} to {dst}")
+    account = src.account
+    changes = [
+        directory_change(finding, src, account.dn, directory_changes.DELEGATE_TO, None, value)
+        for value in wanted.delegate_to
+    ]
+    uac = account.user_account_control
+    if wanted.protocol_transition and not uac & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
+        after = uac | UAC_TRUSTED_TO_AUTH_FOR_DELEGATION
+        changes.append(directory_change(finding, src, account.dn, directory_changes.UAC, uac, after))
+    return changes
+
+
+def _allow_to_act(finding, src: HostView, dst: HostView):
+    """Resource-based delegation: src's SID added to dst's descriptor, every existing ACE kept."""
+    account, peer = src.account, dst.account
+    if not account.sid:
+        raise Refused(f"the objectSid of {account.dn} was not read, so it cannot be allowed on {dst}")
+    before = peer.allowed_to_act_descriptor or None
+    raw = base64.b64decode(before) if before else None
+    if raw and any(a.sid == account.sid and a.type == sd.ACCESS_DENIED for a in sd.parse(raw).aces):
+        raise Refused(
+            f"{dst}'s msDS-AllowedToActOnBehalfOfOtherIdentity denies {src} explicitly; somebody chose that, "
+            "so lmready leaves it to the admin"
+        )
+    after = base64.b64encode(sd.with_allowed(raw, account.sid)).decode()
+    if after == before:
+        return []
+    return [directory_change(finding, dst, peer.dn, directory_changes.ALLOWED_TO_ACT, before, after)]

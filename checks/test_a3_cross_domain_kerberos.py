@@ -1,8 +1,18 @@
-"""A3."""
+"""A3: Kerberos across domains needs another mechanism (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, warn
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, warn
 from lmready.delegation import kerberos_on_both_ends, rbcd_allows
 from lmready.estate import PairView
+
+REQUIREMENT = Requirement(
+    ref="A3",
+    synopsis="Kerberos across domains needs another mechanism",
+    why="classic constrained delegation reaches only services of the account's own domain; across domains only resource-based delegation works",
+    fix="grant the source's account on the destination's computer account (Set-ADComputer -PrincipalsAllowedToDelegateToAccount), or use CredSSP",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/security/kerberos/kerberos-constrained-delegation-overview",
+    ),
+)
 
 
 @check(

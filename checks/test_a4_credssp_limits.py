@@ -1,11 +1,22 @@
-"""A4."""
+"""A4: CredSSP limits (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, fail, warn
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail, warn
 from lmready.estate import HostView
 from lmready.facts import (
     AuthenticationType,
 )
 from lmready.windows import WINDOWS_SERVER_2025, os_name
+
+REQUIREMENT = Requirement(
+    ref="A4",
+    synopsis="CredSSP limits",
+    why="CredSSP works only from a session on the source host, and Credential Guard on the source breaks it",
+    fix="start CredSSP migrations on the source host, or move to Kerberos with constrained delegation (Credential Guard is on by default on Windows Server 2025)",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/windows/security/identity-protection/credential-guard/considerations-known-issues",
+    ),
+)
 
 
 @check(

@@ -1,9 +1,19 @@
-"""A5."""
+"""A5: no unconstrained delegation (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, require
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
 from lmready.estate import HostView
 from lmready.facts import (
     UAC_TRUSTED_FOR_DELEGATION,
+)
+
+REQUIREMENT = Requirement(
+    ref="A5",
+    synopsis="no unconstrained delegation",
+    why="an account trusted for unconstrained delegation hands any user's ticket to whoever controls the host",
+    fix="replace unconstrained delegation with constrained delegation on the host accounts",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/security/kerberos/kerberos-constrained-delegation-overview",
+    ),
 )
 
 

@@ -1,7 +1,20 @@
-"""N1."""
+"""N1: live migrations enabled (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
 from lmready.estate import HostView
+from lmready.remediation import host_changes
+from lmready.remediation.planners import Refused, host_change, host_of
+
+REQUIREMENT = Requirement(
+    ref="N1",
+    synopsis="live migrations enabled",
+    why="a host with live migrations disabled neither sends nor accepts them",
+    fix="Enable-VMMigration",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/enable-vmmigration",
+    ),
+)
 
 
 @check(
@@ -19,3 +32,20 @@ def test_migration_enabled(host: HostView):
         expected="VirtualMachineMigrationEnabled True",
         fix=f"on {host}: Enable-VMMigration",
     )
+
+
+FIX = Fix("enable-vm-migration", "Enable-VMMigration", True, "only on a domain-joined host")
+
+
+@planner("enable-vm-migration")
+def plan_enable_migration(finding, estate):
+    view = host_of(finding, estate)
+    facts = view.facts
+    if not facts.part_of_domain:
+        raise Refused(
+            f"{view} is not domain-joined (workgroup {facts.domain}) and Enable-VMMigration works only "
+            "on a domain member; join it to the domain first"
+        )
+    if facts.migration.enabled:
+        return []
+    return [host_change(finding, view.name, host_changes.ENABLED, False, True)]

@@ -1,7 +1,22 @@
-"""N2."""
+"""N2: migration traffic isolated (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, require
+import ipaddress
+
+from lmready.catalogue import Fix, Requirement, Severity, applies_only_if, check, planner, require
 from lmready.estate import HostView
+from lmready.remediation import host_changes
+from lmready.remediation.planners import Refused, host_change, host_of
+
+REQUIREMENT = Requirement(
+    ref="N2",
+    synopsis="migration traffic isolated",
+    why="migration traffic is not encrypted: it belongs on networks set apart for it",
+    fix="Add-VMMigrationNetwork <subnet> (not Set-VMMigrationNetwork), then Set-VMHost -UseAnyNetworkForMigration $false",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/add-vmmigrationnetwork",
+    ),
+)
 
 
 @check(
@@ -30,3 +45,27 @@ def test_migration_isolated(host: HostView):
         fix=f"on {host}: Add-VMMigrationNetwork <subnet> (not Set-VMMigrationNetwork, which edits an "
         "existing entry), then Set-VMHost -UseAnyNetworkForMigration $false",
     )
+
+
+FIX = Fix(
+    "add-migration-network",
+    "Add-VMMigrationNetwork <subnet>; Set-VMHost -UseAnyNetworkForMigration $false",
+    True,
+    "never removes an existing migration network",
+)
+
+
+@planner("add-migration-network")
+def plan_add_network(finding, estate):
+    view = host_of(finding, estate)
+    have = [n.network for n in view.facts.migration_networks]
+    adds = [s for s in view.policy.migration_networks if ipaddress.ip_network(s) not in have]
+    if not have and not adds:
+        raise Refused(
+            f"the policy names no subnet for {view} to add with Add-VMMigrationNetwork; list the "
+            "host's migration subnet under policy.migration_networks"
+        )
+    changes = [host_change(finding, view.name, host_changes.NETWORK, None, s) for s in adds]
+    if view.facts.migration.use_any_network:
+        changes.append(host_change(finding, view.name, host_changes.USE_ANY_NETWORK, True, False))
+    return changes

@@ -1,12 +1,23 @@
-"""N3."""
+"""N3: migration subnets private or trusted (REQUIREMENTS.md section 2)."""
 
 import ipaddress
 
-from lmready.catalogue import Severity, applies_only_if, check, require
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
 from lmready.estate import HostView
 
 # RFC 1918 and IPv6 unique local addresses; ipaddress's is_private also admits other ranges.
 PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+
+REQUIREMENT = Requirement(
+    ref="N3",
+    synopsis="migration subnets private or trusted",
+    why="the memory of running VMs crosses the migration network in clear",
+    fix="move migration traffic to a private, isolated network, or list a trusted subnet under policy.trusted_subnets",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/manage/live-migration-overview",
+    ),
+)
 
 
 def _within(inner, outer) -> bool:

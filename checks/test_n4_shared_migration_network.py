@@ -1,7 +1,18 @@
-"""N4."""
+"""N4: source has an address on a destination migration network (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, require
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
 from lmready.estate import PairView
+
+REQUIREMENT = Requirement(
+    ref="N4",
+    synopsis="source has an address on a destination migration network",
+    why="a destination that accepts migrations only on listed networks is unreachable from a source with no address on them",
+    fix="give the source an address on one of the destination's migration subnets, or add a network both share",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/add-vmmigrationnetwork",
+    ),
+)
 
 
 @check(

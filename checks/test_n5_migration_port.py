@@ -1,8 +1,21 @@
-"""N5."""
+"""N5: destination accepts TCP 6600 (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, check, fail, require
+from lmready.catalogue import Fix, Requirement, Severity, check, fail, planner, require
 from lmready.constants import FIREWALL_RULE, MIGRATION_PORT
 from lmready.estate import FactsUnavailable, HostView, PairView
+from lmready.remediation import host_changes
+from lmready.remediation.planners import Refused, host_change, pair_of
+
+REQUIREMENT = Requirement(
+    ref="N5",
+    synopsis="destination accepts TCP 6600",
+    why="migrations connect to TCP 6600 on the destination; blocked, they fail with 0x8007274D or 0x8007274C",
+    fix="Enable-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope on the destination (or in the Group Policy that manages it)",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/netsecurity/enable-netfirewallrule",
+    ),
+)
 
 
 def _rule_state(dst: HostView) -> tuple[str, str]:
@@ -66,3 +79,22 @@ def test_migration_port(pair: PairView):
         expected=f"{FIREWALL_RULE} (Hyper-V (MIG-TCP-In)) enabled and allowing, or the firewall off, on {pair.dst}",
         fix=rule_fix,
     )
+
+
+FIX = Fix("enable-migration-firewall-rule", f"Enable-NetFirewallRule -Name {FIREWALL_RULE}", True)
+
+
+@planner("enable-migration-firewall-rule")
+def plan_enable_firewall_rule(finding, estate):
+    dst = pair_of(finding, estate).dst
+    rule = dst.facts.firewall_rule
+    if rule is None:
+        raise Refused(
+            f"the firewall rule {FIREWALL_RULE} does not exist on {dst}; it comes with the "
+            "Hyper-V role, so check the role there (lmready does not create firewall rules)"
+        )
+    if rule.enabled:
+        raise Refused(
+            f"the rule is enabled on {dst}, so TCP {MIGRATION_PORT} is blocked elsewhere: {finding.fix}"
+        )
+    return [host_change(finding, dst.name, host_changes.FIREWALL, False, True)]

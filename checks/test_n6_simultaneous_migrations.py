@@ -1,7 +1,20 @@
-"""N6."""
+"""N6: simultaneous live migrations as the policy says (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
 from lmready.estate import HostView
+from lmready.remediation import host_changes
+from lmready.remediation.planners import policy_setting
+
+REQUIREMENT = Requirement(
+    ref="N6",
+    synopsis="simultaneous live migrations as the policy says",
+    why="the number of simultaneous live migrations is the admin's choice; 0 blocks them all, and the limit shows as event 21501",
+    fix="Set-VMHost -MaximumVirtualMachineMigrations <policy>",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/set-vmhost",
+    ),
+)
 
 
 @check(
@@ -22,3 +35,19 @@ def test_simultaneous_migrations(host: HostView):
         fix=f"on {host}: Set-VMHost -MaximumVirtualMachineMigrations {expected}",
         severity=Severity.HIGH if observed < 1 else None,
     )
+
+
+FIX = Fix(
+    "set-simultaneous-migrations",
+    "Set-VMHost -MaximumVirtualMachineMigrations <policy>",
+    True,
+    "the value comes from the inventory policy",
+)
+
+plan_simultaneous = planner("set-simultaneous-migrations")(
+    policy_setting(
+        host_changes.SIMULTANEOUS,
+        lambda end: end.facts.migration.maximum_migrations,
+        lambda end: end.policy.simultaneous_migrations,
+    )
+)

@@ -1,7 +1,20 @@
-"""P1."""
+"""P1: performance option as the policy expects, on both ends (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
 from lmready.estate import PairView
+from lmready.remediation import host_changes
+from lmready.remediation.planners import policy_setting
+
+REQUIREMENT = Requirement(
+    ref="P1",
+    synopsis="performance option as the policy expects, on both ends",
+    why="both ends must use the same transport; the article's SMBTransport does not exist (TCPIP, Compression, SMB)",
+    fix="Set-VMHost -VirtualMachineMigrationPerformanceOption <policy> on the host that differs",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/set-vmhost",
+    ),
+)
 
 
 @check(
@@ -26,3 +39,19 @@ def test_performance_option(pair: PairView):
         fix=f"Set-VMHost -VirtualMachineMigrationPerformanceOption {expected} on "
         + " and ".join(str(e) for e in wrong),
     )
+
+
+FIX = Fix(
+    "set-migration-performance",
+    "Set-VMHost -VirtualMachineMigrationPerformanceOption <policy>",
+    True,
+    "the value comes from the inventory policy; SMB, never SMBTransport",
+)
+
+plan_performance = planner("set-migration-performance")(
+    policy_setting(
+        host_changes.PERFORMANCE,
+        lambda end: str(end.facts.migration.performance_option),
+        lambda end: str(end.policy.performance),
+    )
+)

@@ -1,9 +1,20 @@
-"""P2."""
+"""P2: SMB: TCP 445, SMB Direct, Multichannel (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, fail, warn
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail, warn
 from lmready.constants import SMB_PORT
 from lmready.estate import PairView
 from lmready.facts import PerformanceOption
+
+REQUIREMENT = Requirement(
+    ref="P2",
+    synopsis="SMB: TCP 445, SMB Direct, Multichannel",
+    why="migration over SMB needs TCP 445 to the destination, and is fast only with SMB Multichannel and SMB Direct (RDMA)",
+    fix="open TCP 445 on the migration network, enable SMB Multichannel and RDMA on the migration adapters",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/storage/file-server/smb-direct",
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/manage/live-migration-overview",
+    ),
+)
 
 
 @check(

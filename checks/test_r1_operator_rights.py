@@ -1,12 +1,23 @@
-"""R1."""
+"""R1: operator may run migrations (Administrators or Hyper-V Administrators) (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Requirement, Severity, check, require
 from lmready.estate import FactsUnavailable, HostView
 from lmready.facts import (
     UAC_NOT_DELEGATED,
 )
 
 ADMINISTRATORS = "S-1-5-32-544"
+
+REQUIREMENT = Requirement(
+    ref="R1",
+    synopsis="operator may run migrations (Administrators or Hyper-V Administrators)",
+    why="the operator account runs Hyper-V cmdlets on both hosts, and Kerberos must be able to delegate its credentials",
+    fix="add the operator to Administrators or Hyper-V Administrators on both hosts; take it out of Protected Users and clear 'Account is sensitive and cannot be delegated'",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/windows-server/security/credentials-protection-and-management/protected-users-security-group",
+    ),
+)
 
 
 HYPERV_ADMINISTRATORS = "S-1-5-32-578"

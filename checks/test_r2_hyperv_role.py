@@ -1,11 +1,22 @@
-"""R2."""
+"""R2: Hyper-V role installed on a supported OS (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Severity, check, fail, warn
+from lmready.catalogue import Requirement, Severity, check, fail, warn
 from lmready.estate import HostView
 from lmready.windows import (
     OLDEST_SUPPORTED_BUILD,
     WINDOWS_SERVER_2012_R2,
     os_name,
+)
+
+REQUIREMENT = Requirement(
+    ref="R2",
+    synopsis="Hyper-V role installed on a supported OS",
+    why="live migration is a Hyper-V feature: without the role and a running vmms there is nothing to migrate to, and an unsupported OS gets no fixes",
+    fix="install the Hyper-V role (Install-WindowsFeature Hyper-V), start vmms, upgrade a host older than Windows Server 2016",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/get-started/install-the-hyper-v-role-on-windows-server",
+    ),
 )
 
 

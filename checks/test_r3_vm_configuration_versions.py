@@ -1,12 +1,23 @@
-"""R3."""
+"""R3: destination supports every VM configuration version (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Severity, check, fail
+from lmready.catalogue import Fix, Requirement, Severity, check, fail
 from lmready.estate import PairView
 from lmready.windows import (
     VERSIONS_2012_R2,
     WINDOWS_SERVER_2012_R2,
     version_key,
     version_range,
+)
+
+REQUIREMENT = Requirement(
+    ref="R3",
+    synopsis="destination supports every VM configuration version",
+    why="a host refuses a VM whose configuration version it does not support, and a version cannot be lowered",
+    fix="move the VM to a host that supports its version; Update-VMVersion (VM off, irreversible) only for a VM that stays on newer hosts",
+    links=(
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/update-vmversion",
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/upgrade-virtual-machine-version-in-hyper-v-on-windows-or-windows-server",
+    ),
 )
 
 
@@ -49,3 +60,11 @@ def test_vm_configuration_versions(pair: PairView):
         expected=f"versions {pair.dst} supports ({version_range(listed)})",
         fix="; ".join(steps),
     )
+
+
+FIX = Fix(
+    "update-vm-version",
+    "Update-VMVersion -Name <vm> (VM off)",
+    False,
+    "irreversible: lmready prints the command and never runs it",
+)

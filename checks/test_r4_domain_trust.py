@@ -1,8 +1,8 @@
-"""R4."""
+"""R4: same domain or domains that trust each other (REQUIREMENTS.md section 1)."""
 
 from dataclasses import dataclass
 
-from lmready.catalogue import Severity, check, fail, warn
+from lmready.catalogue import Requirement, Severity, check, fail, warn
 from lmready.estate import FactsUnavailable, HostView, PairView
 from lmready.facts import (
     TRUST_CROSS_ORGANIZATION,
@@ -10,6 +10,17 @@ from lmready.facts import (
     TRUST_TWO_WAY,
     TRUST_WITHIN_FOREST,
     DomainFacts,
+)
+
+REQUIREMENT = Requirement(
+    ref="R4",
+    synopsis="same domain or domains that trust each other",
+    why="Kerberos and CredSSP authenticate each host to the other only across a two-way (transitive) trust",
+    fix="join both hosts to one domain, or create a two-way trust between their domains or forests",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-server-2003/cc773178(v=ws.10)",
+    ),
 )
 
 

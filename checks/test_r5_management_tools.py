@@ -1,7 +1,18 @@
-"""R5."""
+"""R5: Hyper-V management tools present (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Requirement, Severity, check, require
 from lmready.estate import HostView
+
+REQUIREMENT = Requirement(
+    ref="R5",
+    synopsis="Hyper-V management tools present",
+    why="lmready and the admin drive migrations with the Hyper-V PowerShell module on each host",
+    fix="Install-WindowsFeature Hyper-V-PowerShell",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v",
+    ),
+)
 
 
 @check("LMR-015", ref="R5", title="Hyper-V PowerShell module present", severity=Severity.HIGH, area="role")

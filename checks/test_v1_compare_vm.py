@@ -1,6 +1,6 @@
-"""V1."""
+"""V1: Compare-VM finds each VM compatible with the destination (REQUIREMENTS.md section 6)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, require
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
 from lmready.estate import FactsUnavailable
 from lmready.vm_messages import for_incompatibility, refs_text
 from lmready.vmview import VmView
@@ -14,6 +14,14 @@ FIXES = {
     "R3": "move {vm} to a host that supports its configuration version; never downgrade it",
     "X4": "free memory on {dst} or lower {vm}'s memory before moving it",
 }
+
+REQUIREMENT = Requirement(
+    ref="V1",
+    synopsis="Compare-VM finds each VM compatible with the destination",
+    why="Hyper-V itself says whether a VM can move to a destination (Compare-VM)",
+    fix="resolve each incompatibility Compare-VM reports; its message names the requirement that explains it",
+    links=("https://learn.microsoft.com/en-us/powershell/module/hyper-v/compare-vm",),
+)
 
 
 @check(

@@ -1,8 +1,18 @@
-"""V2."""
+"""V2: the destination can unwrap a vTPM VM's key protector (REQUIREMENTS.md section 6)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, require
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
 from lmready.estate import FactsUnavailable
 from lmready.vmview import VmView, known_media
+
+REQUIREMENT = Requirement(
+    ref="V2",
+    synopsis="the destination can unwrap a vTPM VM's key protector",
+    why="a VM with a virtual TPM starts only where its key protector can be unwrapped",
+    fix="import the source's guardian (or the shielding certificate) on the destination",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/security/guarded-fabric-shielded-vm/guarded-fabric-and-shielded-vms",
+    ),
+)
 
 
 def _thumbprint(guardian: str) -> str:

@@ -1,8 +1,16 @@
-"""V3."""
+"""V3: media and paths a VM references exist on the destination (REQUIREMENTS.md section 6)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, fail
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail
 from lmready.estate import FactsUnavailable
 from lmready.vmview import VmView, known_media
+
+REQUIREMENT = Requirement(
+    ref="V3",
+    synopsis="media and paths a VM references exist on the destination",
+    why="media and disks that do not move with the VM must exist on the destination (0xC03A0014, event 20413)",
+    fix="eject the ISO or copy it to the same path on the destination; move pass-through disks and paths off the system drive",
+    links=("https://learn.microsoft.com/en-us/powershell/module/hyper-v/compare-vm",),
+)
 
 
 @check(

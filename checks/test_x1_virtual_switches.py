@@ -1,7 +1,18 @@
-"""X1."""
+"""X1: virtual switches exist on the destination (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Requirement, Severity, check, require
 from lmready.estate import PairView
+
+REQUIREMENT = Requirement(
+    ref="X1",
+    synopsis="virtual switches exist on the destination",
+    why="a VM's network adapter needs a switch of the same name on the destination (Compare-VM 33012)",
+    fix="create the switch on the destination with the same name, or reconnect the adapter",
+    links=(
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/compare-vm",
+        "https://learn.microsoft.com/en-us/powershell/module/hyper-v/connect-vmnetworkadapter",
+    ),
+)
 
 
 @check(

@@ -1,7 +1,17 @@
-"""X2."""
+"""X2: processors compatible (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Severity, check, fail, warn
+from lmready.catalogue import Requirement, Severity, check, fail, warn
 from lmready.estate import PairView
+
+REQUIREMENT = Requirement(
+    ref="X2",
+    synopsis="processors compatible",
+    why="a VM cannot move to a processor that lacks features it uses, and never across vendors",
+    fix="enable processor compatibility mode on the VM (VM off), or align the hosts' processors",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/manage/processor-compatibility-mode-hyper-v",
+    ),
+)
 
 
 def _vendor(text: str) -> str:

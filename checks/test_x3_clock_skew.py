@@ -1,7 +1,17 @@
-"""X3."""
+"""X3: clock skew under the Kerberos tolerance (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Severity, check, require
+from lmready.catalogue import Requirement, Severity, check, require
 from lmready.estate import PairView
+
+REQUIREMENT = Requirement(
+    ref="X3",
+    synopsis="clock skew under the Kerberos tolerance",
+    why="Kerberos rejects tickets from clocks more than 5 minutes apart",
+    fix="synchronise the hosts' clocks with the domain hierarchy (w32tm)",
+    links=(
+        "https://learn.microsoft.com/en-us/windows/security/threat-protection/security-policy-settings/maximum-tolerance-for-computer-clock-synchronization",
+    ),
+)
 
 
 @check(

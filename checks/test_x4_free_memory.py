@@ -1,9 +1,19 @@
-"""X4."""
+"""X4: free memory on the destination (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, warn
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, warn
 from lmready.estate import PairView
 
 GIB = 1024**3
+
+REQUIREMENT = Requirement(
+    ref="X4",
+    synopsis="free memory on the destination",
+    why="the destination must hold the VM's memory; otherwise 0x800705AA or 0x8007000E",
+    fix="free memory on the destination or lower the VM's memory",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/manage/live-migration-overview",
+    ),
+)
 
 
 @check(

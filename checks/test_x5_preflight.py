@@ -1,7 +1,17 @@
-"""X5."""
+"""X5: preflight: name resolves, WinRM and LDAP ports answer (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, fail
+from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail
 from lmready.estate import HostView
+
+REQUIREMENT = Requirement(
+    ref="X5",
+    synopsis="preflight: name resolves, WinRM and LDAP ports answer",
+    why="a host whose name does not resolve or whose WinRM or LDAP port does not answer cannot be audited, nor a migration started",
+    fix="fix name resolution and open WinRM (5985/5986) and LDAP (389/636) from the machine running lmready",
+    links=(
+        "https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management",
+    ),
+)
 
 
 @check(

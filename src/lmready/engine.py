@@ -114,11 +114,7 @@ def evaluate_all(
     checks: Iterable[CheckMeta], estate: Estate, judging: Judging | None = None
 ) -> list[Finding]:
     """Every check on every one of its targets in the estate's inventory."""
-    return [
-        evaluate(check, target, estate, judging)
-        for check in checks
-        for target in targets(check, estate)
-    ]
+    return [evaluate(check, target, estate, judging) for check in checks for target in targets(check, estate)]
 
 
 def _first_line(exc: BaseException) -> str:
