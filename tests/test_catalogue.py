@@ -123,7 +123,9 @@ def test_every_automatic_fix_has_a_planner():
     """One registry, built from the requirement modules: what a check names as its fix is what
     remediation plans with, and an automatic fix without a planner is caught here, not at run time."""
     for name, fix in FIXES.items():
-        assert (fix.planner is not None) == fix.automatic, f"fix {name} ({fix.refs}): automatic needs @planner"
+        assert (fix.planner is not None) == fix.automatic, (
+            f"fix {name} ({fix.refs}): automatic needs @planner"
+        )
 
 
 def test_each_requirement_lives_in_one_module_found_from_its_ref():

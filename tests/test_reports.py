@@ -121,7 +121,10 @@ def test_junit_properties(example):
     cases = {c.get("name"): c for c in example.junit.iter("testcase")}
     # The name is what CIs show: ID, title, target; the line is the check's own def.
     case = cases["LMR-045 Destination accepts TCP 6600 from the source [hv01->hv02]"]
-    assert (case.get("classname"), case.get("file")) == ("checks.test_n5_migration_port", "checks/test_n5_migration_port.py")
+    assert (case.get("classname"), case.get("file")) == (
+        "checks.test_n5_migration_port",
+        "checks/test_n5_migration_port.py",
+    )
     source = (REPO / "checks" / "test_n5_migration_port.py").read_text().splitlines()
     assert source[int(case.get("line")) - 1].startswith("def test_migration_port(")
     # A check with applies= is wrapped (functools.wraps): still its own def line.

@@ -288,9 +288,8 @@ def load_fixes(directory: Path | None = None) -> dict[str, Fix]:
     for ref, module in requirement_modules(directory).items():
         for value in vars(module).values():
             name = getattr(value, "lmready_planner", None)
-            if name is not None:
-                if planners.setdefault(name, value) is not value:
-                    raise TypeError(f"{module.__file__}: the fix {name} has another planner")
+            if name is not None and planners.setdefault(name, value) is not value:
+                raise TypeError(f"{module.__file__}: the fix {name} has another planner")
         fix = getattr(module, "FIX", None)
         if isinstance(fix, Fix):
             fixes[fix.name] = dataclasses.replace(fix, refs=(*fix.refs, ref))
