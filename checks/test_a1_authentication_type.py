@@ -1,6 +1,6 @@
 """A1: same authentication type on both ends, as the policy expects (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
+from lmready.catalogue import Case, Fix, Requirement, Severity, check, planner, require
 from lmready.estate import PairView
 from lmready.remediation import host_changes
 from lmready.remediation.planners import policy_setting
@@ -55,3 +55,10 @@ plan_authentication = planner("set-migration-authentication")(
         lambda end: str(end.policy.authentication),
     )
 )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "hv02 CredSSP", dst={"migration": {"authentication_type": 0}}),
+]

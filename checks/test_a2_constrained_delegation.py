@@ -4,7 +4,7 @@ import base64
 from dataclasses import dataclass
 
 from lmready import security_descriptor as sd
-from lmready.catalogue import Fix, Requirement, Severity, check, fail, planner
+from lmready.catalogue import Case, Fix, Requirement, Severity, check, fail, planner
 from lmready.constants import DELEGATED_SERVICES, MIGRATION_SERVICE
 from lmready.delegation import kerberos_on_both_ends, rbcd_allows
 from lmready.estate import HostView, PairView
@@ -192,3 +192,21 @@ def _allow_to_act(finding, src: HostView, dst: HostView):
     if after == before:
         return []
     return [directory_change(finding, dst, peer.dn, directory_changes.ALLOWED_TO_ACT, before, after)]
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass", domains=[{}]),
+    Case(
+        "fail",
+        'hv01 lacks "use any authentication protocol"',
+        domains=[{"accounts": {"hv01": {"user_account_control": 0x1000}}}],
+    ),
+    Case(
+        "skip",
+        "needs Kerberos on both hosts",
+        "CredSSP",
+        src={"migration": {"authentication_type": "CredSSP"}},
+        domains=[{}],
+    ),
+]

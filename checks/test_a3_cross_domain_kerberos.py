@@ -1,6 +1,6 @@
 """A3: Kerberos across domains needs another mechanism (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, warn
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, warn
 from lmready.delegation import kerberos_on_both_ends, rbcd_allows
 from lmready.estate import PairView
 
@@ -36,3 +36,10 @@ def test_cross_domain_kerberos(pair: PairView):
         f"{pair.dst} allowing {pair.src}; Windows Server 2012+ DCs on both sides) or CredSSP with "
         "migrations started on the source host",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "different domains"),
+    Case("warn", "resource-based", dst={"domain": "rd.example.net"}),
+]

@@ -1,6 +1,6 @@
 """A4: CredSSP limits (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail, warn
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, fail, warn
 from lmready.estate import HostView
 from lmready.facts import (
     AuthenticationType,
@@ -73,3 +73,14 @@ def test_credssp_limits(host: HostView):
         expected="migrations started from a session on the source host (remote starts fail with 0x8009030E)",
         fix="start migrations on the source host itself, or switch to Kerberos with constrained delegation",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "needs CredSSP"),
+    Case(
+        "warn",
+        "source host",
+        host={"migration": {"authentication_type": "CredSSP"}, "credential_guard_running": False},
+    ),
+]

@@ -1,6 +1,6 @@
 """A5: no unconstrained delegation (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, require
 from lmready.estate import HostView
 from lmready.facts import (
     UAC_TRUSTED_FOR_DELEGATION,
@@ -38,3 +38,13 @@ def test_no_unconstrained_delegation(host: HostView):
         fix="switch the account to constrained delegation ('Trust this computer for delegation to "
         "specified services only')",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass", domain={}),
+    Case(
+        "fail", "HV01$", "0x80000", domain={"accounts": {"hv01": {"user_account_control": 0x1000 | 0x80000}}}
+    ),
+    Case("skip", "directory entry"),
+]

@@ -1,6 +1,6 @@
 """N1: live migrations enabled (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
+from lmready.catalogue import Case, Fix, Requirement, Severity, check, planner, require
 from lmready.estate import HostView
 from lmready.remediation import host_changes
 from lmready.remediation.planners import Refused, host_change, host_of
@@ -49,3 +49,10 @@ def plan_enable_migration(finding, estate):
     if facts.migration.enabled:
         return []
     return [host_change(finding, view.name, host_changes.ENABLED, False, True)]
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "live migrations disabled", "Enable-VMMigration", host={"migration": {"enabled": False}}),
+]

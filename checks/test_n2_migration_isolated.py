@@ -2,7 +2,7 @@
 
 import ipaddress
 
-from lmready.catalogue import Fix, Requirement, Severity, applies_only_if, check, planner, require
+from lmready.catalogue import Case, Fix, Requirement, Severity, applies_only_if, check, planner, require
 from lmready.estate import HostView
 from lmready.remediation import host_changes
 from lmready.remediation.planners import Refused, host_change, host_of
@@ -69,3 +69,12 @@ def plan_add_network(finding, estate):
     if view.facts.migration.use_any_network:
         changes.append(host_change(finding, view.name, host_changes.USE_ANY_NETWORK, True, False))
     return changes
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "UseAnyNetworkForMigration True", host={"migration": {"use_any_network": True}}),
+    Case("fail", "no migration network", host={"migration_networks": []}),
+    Case("skip", "require_isolation", host={"migration_networks": []}, policy={"require_isolation": False}),
+]

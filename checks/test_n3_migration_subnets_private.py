@@ -2,7 +2,7 @@
 
 import ipaddress
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, require
 from lmready.estate import HostView
 
 # RFC 1918 and IPv6 unique local addresses; ipaddress's is_private also admits other ranges.
@@ -43,3 +43,17 @@ def test_migration_subnets_private(host: HostView):
         fix="migration traffic is not encrypted: move it to a private, isolated network, or list "
         "the subnet under policy.trusted_subnets if it is one",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("pass", host={"migration_networks": [{"subnet": "fd00:10::/64"}]}),
+    Case("fail", "2001:db8::/64", host={"migration_networks": [{"subnet": "2001:db8::/64"}]}),
+    Case(
+        "pass",
+        host={"migration_networks": [{"subnet": "198.51.100.0/24"}]},
+        policy={"trusted_subnets": ("198.51.0.0/16",)},
+    ),
+    Case("skip", "migration network", host={"migration_networks": None}),
+]

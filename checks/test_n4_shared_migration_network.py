@@ -1,6 +1,6 @@
 """N4: source has an address on a destination migration network (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, require
 from lmready.estate import PairView
 
 REQUIREMENT = Requirement(
@@ -38,3 +38,16 @@ def test_shared_migration_network(pair: PairView):
         fix=f"give {pair.src} an address on {subnets[0]}, or add a network both hosts share with "
         f"Add-VMMigrationNetwork on {pair.dst}",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case(
+        "fail",
+        "192.168.1.11",
+        "10.10.0.0/24",
+        src={"addresses": [{"address": "192.168.1.11", "prefix_length": 24}]},
+    ),
+    Case("skip", "any network", dst={"migration": {"use_any_network": True}}),
+]

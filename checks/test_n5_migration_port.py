@@ -1,6 +1,6 @@
 """N5: destination accepts TCP 6600 (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Fix, Requirement, Severity, check, fail, planner, require
+from lmready.catalogue import Case, Fix, Requirement, Severity, check, fail, planner, require
 from lmready.constants import FIREWALL_RULE, MIGRATION_PORT
 from lmready.estate import FactsUnavailable, HostView, PairView
 from lmready.remediation import host_changes
@@ -98,3 +98,11 @@ def plan_enable_firewall_rule(finding, estate):
             f"the rule is enabled on {dst}, so TCP {MIGRATION_PORT} is blocked elsewhere: {finding.fix}"
         )
     return [host_change(finding, dst.name, host_changes.FIREWALL, False, True)]
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "disabled", dst={"firewall_rule": {"enabled": False}}),
+    Case("fail", "missing", dst={"firewall_rule": None}),
+]

@@ -1,6 +1,6 @@
 """N6: simultaneous live migrations as the policy says (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
+from lmready.catalogue import Case, Fix, Requirement, Severity, check, planner, require
 from lmready.estate import HostView
 from lmready.remediation import host_changes
 from lmready.remediation.planners import policy_setting
@@ -51,3 +51,10 @@ plan_simultaneous = planner("set-simultaneous-migrations")(
         lambda end: end.policy.simultaneous_migrations,
     )
 )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "observed 4", "expected 2", host={"migration": {"maximum_migrations": 4}}),
+]

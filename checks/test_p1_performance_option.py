@@ -1,6 +1,6 @@
 """P1: performance option as the policy expects, on both ends (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Fix, Requirement, Severity, check, planner, require
+from lmready.catalogue import Case, Fix, Requirement, Severity, check, planner, require
 from lmready.estate import PairView
 from lmready.remediation import host_changes
 from lmready.remediation.planners import policy_setting
@@ -55,3 +55,10 @@ plan_performance = planner("set-migration-performance")(
         lambda end: str(end.policy.performance),
     )
 )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "hv02 SMB", dst={"migration": {"performance_option": 2}}),
+]

@@ -1,6 +1,6 @@
 """P2: SMB: TCP 445, SMB Direct, Multichannel (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail, warn
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, fail, warn
 from lmready.constants import SMB_PORT
 from lmready.estate import PairView
 from lmready.facts import PerformanceOption
@@ -54,3 +54,27 @@ def test_smb_transport(pair: PairView):
         if severity > Severity.LOW:
             fail(observed, expected, fix, severity)
         warn(observed, expected, fix)
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "SMB performance option"),
+    Case(
+        "pass",
+        src={"migration": {"performance_option": "SMB"}},
+        dst={"migration": {"performance_option": "SMB"}},
+    ),
+    Case(
+        "warn",
+        "no RDMA adapter on hv02",
+        src={"migration": {"performance_option": "SMB"}},
+        dst={"smb": {"rdma_enabled": False}},
+    ),
+    Case(
+        "fail",
+        "no RDMA",
+        src={"migration": {"performance_option": "SMB"}},
+        dst={"smb": {"rdma_enabled": False}},
+        policy={"require_rdma": True},
+    ),
+]

@@ -1,6 +1,6 @@
 """R1: operator may run migrations (Administrators or Hyper-V Administrators) (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Requirement, Severity, check, require
+from lmready.catalogue import Case, Requirement, Severity, check, require
 from lmready.estate import FactsUnavailable, HostView
 from lmready.facts import (
     UAC_NOT_DELEGATED,
@@ -71,3 +71,11 @@ def test_operator_rights(host: HostView):
         fix=" and ".join(fixes)
         + ", or start migrations with another administrator account that can be delegated",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("pass", host={"session": {"group_sids": ["S-1-5-32-578"]}}),
+    Case("fail", "Hyper-V Administrators", host={"session": {"group_sids": ["S-1-5-32-545"]}}),
+]

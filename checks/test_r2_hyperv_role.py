@@ -1,6 +1,6 @@
 """R2: Hyper-V role installed on a supported OS (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Requirement, Severity, check, fail, warn
+from lmready.catalogue import Case, Requirement, Severity, check, fail, warn
 from lmready.estate import HostView
 from lmready.windows import (
     OLDEST_SUPPORTED_BUILD,
@@ -52,3 +52,13 @@ def test_hyperv_role(host: HostView):
             expected="Windows Server 2016 or later",
             fix=f"move the VMs off {host} (2012 R2 hosts take configuration version 5.0 only) and upgrade it",
         )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "vmms service Stopped", host={"hyperv": {"vmms_status": "Stopped"}}),
+    Case("fail", "not installed", host={"hyperv": {"feature_installed": False}}),
+    Case("warn", "Windows Server 2012 R2", "out of support", "upgrade", host={"os": {"build": 9600}}),
+    Case("fail", "build 9200", "not supported", host={"os": {"build": 9200}}),
+]

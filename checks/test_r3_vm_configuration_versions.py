@@ -1,6 +1,6 @@
 """R3: destination supports every VM configuration version (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Fix, Requirement, Severity, check, fail
+from lmready.catalogue import Case, Fix, Requirement, Severity, check, fail
 from lmready.estate import PairView
 from lmready.windows import (
     VERSIONS_2012_R2,
@@ -68,3 +68,17 @@ FIX = Fix(
     False,
     "irreversible: lmready prints the command and never runs it",
 )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case(
+        "fail",
+        "web (10.0)",
+        "cannot be lowered",
+        src={"vms": [{"name": "web", "state": "Off", "version": "10.0", "memory_bytes": 1}]},
+        dst={"supported_versions": ["5.0", "8.0", "9.0"]},
+    ),
+    Case("pass", src={"vms": [{"name": "a", "state": "Off", "version": "9.00", "memory_bytes": 1}]}),
+]

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from lmready.catalogue import Requirement, Severity, check, fail, warn
+from lmready.catalogue import Case, Requirement, Severity, check, fail, warn
 from lmready.estate import FactsUnavailable, HostView, PairView
 from lmready.facts import (
     TRUST_CROSS_ORGANIZATION,
@@ -131,3 +131,10 @@ def test_domain_trust(pair: PairView):
         fix=f"have the domain admins create a two-way trust (a forest trust between {root_a} and {root_b}, "
         f"or an external trust between {a} and {b}), or move the VM offline",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "not domain-joined", dst={"part_of_domain": False, "domain": "WORKGROUP"}),
+]

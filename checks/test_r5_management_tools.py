@@ -1,6 +1,6 @@
 """R5: Hyper-V management tools present (REQUIREMENTS.md section 1)."""
 
-from lmready.catalogue import Requirement, Severity, check, require
+from lmready.catalogue import Case, Requirement, Severity, check, require
 from lmready.estate import HostView
 
 REQUIREMENT = Requirement(
@@ -24,3 +24,10 @@ def test_management_tools(host: HostView):
         expected="feature Hyper-V-PowerShell installed",
         fix=f"on {host}: Install-WindowsFeature Hyper-V-PowerShell",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "module missing", host={"hyperv": {"powershell_module": False}}),
+]

@@ -1,6 +1,6 @@
 """V1: Compare-VM finds each VM compatible with the destination (REQUIREMENTS.md section 6)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, require
 from lmready.estate import FactsUnavailable
 from lmready.vm_messages import for_incompatibility, refs_text
 from lmready.vmview import VmView
@@ -69,3 +69,30 @@ def test_compare_vm(vm: VmView):
         expected=f"no incompatibilities of {vm.vm.name} with {vm.dst}",
         fix="; ".join(dict.fromkeys(fixes)),
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "saved before lmready ran Compare-VM"),
+    Case(
+        "pass",
+        src={"compare_vm": [{"vm": "vm-hv01", "dst": "hv02", "compared": True, "incompatibilities": []}]},
+    ),
+    Case(
+        "fail",
+        "33012 \"Could not find Ethernet switch 'Prod'.\" (explained by X1 (LMR-051))",
+        "Connect-VMNetworkAdapter",
+        src={
+            "compare_vm": [
+                {
+                    "vm": "vm-hv01",
+                    "dst": "hv02",
+                    "compared": True,
+                    "incompatibilities": [
+                        {"message_id": 33012, "message": "Could not find Ethernet switch 'Prod'."}
+                    ],
+                }
+            ]
+        },
+    ),
+]

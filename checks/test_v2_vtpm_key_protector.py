@@ -1,6 +1,6 @@
 """V2: the destination can unwrap a vTPM VM's key protector (REQUIREMENTS.md section 6)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, require
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, require
 from lmready.estate import FactsUnavailable
 from lmready.vmview import VmView, known_media
 
@@ -53,3 +53,20 @@ def test_vtpm_key_protector(vm: VmView):
         f"Local Certificates store); on {vm.dst}: Import-HgsGuardian -AllowUntrustedRoot; or make both "
         "hosts guarded hosts of the same Host Guardian Service",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "no virtual TPM", src={"vm_media": [{"vm": "vm-hv01", "vtpm": False}]}),
+    Case(
+        "pass",
+        src={"vm_media": [{"vm": "vm-hv01", "vtpm": True, "key_protector_owner": "UntrustedGuardian|AA11"}]},
+        dst={"guardians": ["hv01|aa11"]},
+    ),
+    Case(
+        "fail",
+        "could not be unwrapped",
+        src={"vm_media": [{"vm": "vm-hv01", "vtpm": True, "key_protector_owner": "UntrustedGuardian|AA11"}]},
+        dst={"guardians": ["UntrustedGuardian|BB22"]},
+    ),
+]

@@ -1,6 +1,6 @@
 """V3: media and paths a VM references exist on the destination (REQUIREMENTS.md section 6)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, fail
 from lmready.estate import FactsUnavailable
 from lmready.vmview import VmView, known_media
 
@@ -46,3 +46,24 @@ def test_vm_media_on_destination(vm: VmView):
     untested = [p for p in media.iso_paths if p.lower() not in present]
     if untested:
         raise FactsUnavailable(f"{vm}: could not tell: {', '.join(untested)} not tested on {vm.dst}.")
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "none attached", src={"vm_media": [{"vm": "vm-hv01"}]}),
+    Case(
+        "pass",
+        src={"vm_media": [{"vm": "vm-hv01", "iso_paths": ["D:\\ISO\\a.iso"]}]},
+        dst={"paths_present": [{"path": "d:\\iso\\A.iso", "exists": True}]},
+    ),
+    Case(
+        "fail",
+        "missing on hv02",
+        "0xC03A0014",
+        src={"vm_media": [{"vm": "vm-hv01", "iso_paths": ["D:\\ISO\\a.iso"]}]},
+        dst={"paths_present": [{"path": "D:\\ISO\\a.iso", "exists": False}]},
+    ),
+    Case(
+        "fail", "pass-through disk 2", src={"vm_media": [{"vm": "vm-hv01", "passthrough_disks": ["disk 2"]}]}
+    ),
+]

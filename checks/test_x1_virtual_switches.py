@@ -1,6 +1,6 @@
 """X1: virtual switches exist on the destination (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Requirement, Severity, check, require
+from lmready.catalogue import Case, Requirement, Severity, check, require
 from lmready.estate import PairView
 
 REQUIREMENT = Requirement(
@@ -36,3 +36,10 @@ def test_virtual_switches(pair: PairView):
         fix=f"on {pair.dst}: New-VMSwitch -Name <name> bound to the matching network, or connect "
         "the VMs to a switch both hosts have",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "'Prod' (used by vm-hv01)", dst={"switches": [{"name": "Other"}]}),
+]

@@ -1,6 +1,6 @@
 """X2: processors compatible (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Requirement, Severity, check, fail, warn
+from lmready.catalogue import Case, Requirement, Severity, check, fail, warn
 from lmready.estate import PairView
 
 REQUIREMENT = Requirement(
@@ -68,3 +68,11 @@ def test_processor_compatibility(pair: PairView):
         fix=f"check each VM with Compare-VM -Name <vm> -DestinationHost {pair.dst}, or with the VM "
         "off: Set-VMProcessor -VMName <vm> -CompatibilityForMigrationEnabled $true",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("fail", "Intel and AMD", dst={"cpu": {"vendor": "AuthenticAMD"}}),
+    Case("warn", "model unknown on hv02", dst={"cpu": {"model": ""}}),
+]

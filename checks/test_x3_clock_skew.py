@@ -1,6 +1,6 @@
 """X3: clock skew under the Kerberos tolerance (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Requirement, Severity, check, require
+from lmready.catalogue import Case, Requirement, Severity, check, require
 from lmready.estate import PairView
 
 REQUIREMENT = Requirement(
@@ -35,3 +35,13 @@ def test_clock_skew(pair: PairView):
         fix="point both hosts at the domain time hierarchy: w32tm /config /syncfromflags:domhier "
         "/update, then w32tm /resync",
     )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case(
+        "fail", "400 s between the hosts", "hv02 +400 s", dst={"clock": {"host_utc": "2026-11-20T09:06:40Z"}}
+    ),
+    Case("pass", dst={"clock": {"host_utc": "2026-11-20T09:06:40Z"}}, policy={"max_clock_skew_seconds": 600}),
+]

@@ -1,6 +1,6 @@
 """X4: free memory on the destination (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, warn
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, warn
 from lmready.estate import PairView
 
 GIB = 1024**3
@@ -34,3 +34,10 @@ def test_free_memory(pair: PairView):
             expected=f"at least {largest.memory_bytes / GIB:.1f} GiB for {largest.name}",
             fix=f"free memory on {pair.dst} first, or move smaller VMs",
         )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("pass"),
+    Case("warn", "1.0 GiB free", dst={"free_memory_bytes": 1024**3}),
+]

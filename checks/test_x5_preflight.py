@@ -1,6 +1,6 @@
 """X5: preflight: name resolves, WinRM and LDAP ports answer (REQUIREMENTS.md section 3)."""
 
-from lmready.catalogue import Requirement, Severity, applies_only_if, check, fail
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, fail
 from lmready.estate import HostView
 
 REQUIREMENT = Requirement(
@@ -35,3 +35,12 @@ def test_preflight(host: HostView):
             expected="name resolves and WinRM answers",
             fix="check DNS, the address in the inventory, and that WinRM listens (winrm quickconfig)",
         )
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "loaded from files"),
+    Case("pass", host={"preflight": {"resolved": True, "winrm_port_open": True}}),
+    Case("fail", "WinRM port", host={"preflight": {"resolved": True, "winrm_port_open": False}}),
+    Case("fail", "does not resolve", host={"preflight": {"resolved": False, "winrm_port_open": True}}),
+]

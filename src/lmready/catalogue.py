@@ -100,6 +100,28 @@ class Fix:
     planner: Callable[..., Any] | None = None  # filled by load_fixes
 
 
+EXPECTATIONS = ("pass", "fail", "warn", "skip")
+
+
+@dataclass(frozen=True, init=False)
+class Case:
+    """One row of a requirement's case table (``CASES``), in the PSRule style: the outcome
+    expected, the text its message must contain, and the facts that differ from a healthy
+    default (tests/factory.py builds them: ``host``/``policy``/``domain`` for a host check,
+    ``src``/``dst``/``policy``/``domains`` for a pair or a VM). tests/test_cases.py runs them all."""
+
+    expect: str
+    contains: tuple[str, ...]
+    facts: dict[str, Any]
+
+    def __init__(self, expect: str, *contains: str, **facts: Any):
+        if expect not in EXPECTATIONS:
+            raise TypeError(f"a case expects one of {EXPECTATIONS}, not {expect!r}")
+        object.__setattr__(self, "expect", expect)
+        object.__setattr__(self, "contains", contains)
+        object.__setattr__(self, "facts", facts)
+
+
 def planner(fix_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark the function that plans the automatic fix ``fix_name``: (finding, estate) -> changes.
     It reads what the failing check expected from ``finding.wanted``, never works it out again."""
