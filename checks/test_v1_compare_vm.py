@@ -1,4 +1,8 @@
-"""V1: Compare-VM finds each VM compatible with the destination (REQUIREMENTS.md section 6)."""
+"""V1: Compare-VM finds each VM compatible with the destination (REQUIREMENTS.md section 6).
+
+A per-VM target (V1-V3) is one VM and one destination, ``src->dst:vm``. These results say which
+VMs can move where; they do not decide a pair's readiness (the host and pair checks do), but a
+failure at or above the gate fails the run like any other."""
 
 from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, require
 from lmready.estate import FactsUnavailable
@@ -6,7 +10,7 @@ from lmready.vm_messages import for_incompatibility, refs_text
 from lmready.vmview import VmView
 
 # What to do about an incompatibility, by the requirement that explains it.
-FIXES = {
+INCOMPATIBILITY_FIXES = {
     "X1": "create the missing switch on {dst} with the same name, or connect the VM's adapter to a "
     "switch {dst} has (Connect-VMNetworkAdapter)",
     "X2": "on {src}: Set-VMProcessor -VMName {vm} -CompatibilityForMigrationEnabled $true (VM off), or "
@@ -53,9 +57,9 @@ def test_compare_vm(vm: VmView):
         if meaning.known:
             found.append(f'{entry.message_id} "{entry.message}" (explained by {refs_text(meaning.refs)})')
             fixes += [
-                FIXES[ref].format(src=vm.src, dst=vm.dst, vm=vm.vm.name)
+                INCOMPATIBILITY_FIXES[ref].format(src=vm.src, dst=vm.dst, vm=vm.vm.name)
                 for ref in meaning.refs
-                if ref in FIXES
+                if ref in INCOMPATIBILITY_FIXES
             ]
         else:
             found.append(f'{entry.message_id} "{entry.message}" (an unknown MessageId: no check explains it)')
