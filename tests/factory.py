@@ -136,3 +136,34 @@ def pair(
         host(dst, policy, by_name.get(dst.domain.lower())),
         {d.name: d for d in domains or []},
     )
+
+
+def case_domain(spec: dict[str, Any]) -> DomainFacts:
+    """A case's domain: the default one, with ``accounts`` changing hv01's or hv02's account."""
+    spec = dict(spec)
+    changes = spec.pop("accounts", {})
+    if changes:
+        spec["computers"] = [
+            account(name, [peer], **changes.get(name, {}))
+            for name, peer in (("hv01", "hv02"), ("hv02", "hv01"))
+        ]
+    return domain_facts(**spec)
+
+
+def case_target(scope: str, facts: dict[str, Any]) -> Any:
+    """The target of a requirement's case row (lmready.catalogue.Case): the healthy defaults
+    above, changed by the row's facts."""
+    from lmready.vmview import VmView
+
+    policy = Policy(**facts["policy"]) if "policy" in facts else None
+    if scope == "host":
+        domain = case_domain(facts["domain"]) if "domain" in facts else None
+        return host(host_facts(**facts.get("host", {})), policy, domain)
+    domains = [case_domain(d) for d in facts["domains"]] if "domains" in facts else None
+    view = pair(
+        host_facts("hv01", 1, **facts.get("src", {})),
+        host_facts("hv02", 2, **facts.get("dst", {})),
+        policy,
+        domains,
+    )
+    return view if scope == "pair" else VmView(view, view.src.facts.vms[0])

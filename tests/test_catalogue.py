@@ -10,13 +10,15 @@ import sys
 import pytest
 from audit_run import REPO
 
-from lmready.catalogue import AREAS, Severity, load_catalogue
+from lmready.catalogue import AREAS, Requirement, Severity, load_catalogue, requirement_modules
 from lmready.cli import CATALOGUE_END, CATALOGUE_START, catalogue_markdown, main
 from lmready.facts import json_schemas
-from lmready.remediation.fixes import FIXES, Fix
+from lmready.remediation.fixes import registry
 from lmready.requirements import REQUIREMENTS
 
 CATALOGUE = load_catalogue()
+FIXES = registry()
+MODULES = requirement_modules()
 SHARED_REQUIREMENTS = REPO.parent / "shared" / "REQUIREMENTS.md"
 
 
@@ -117,9 +119,26 @@ def test_lmready_audit_runs_the_suite(tmp_path):
     assert not (tmp_path / ".pytest_cache").exists()
 
 
-def test_every_automatic_fix_has_a_planner_and_a_fix_without_one_cannot_be_registered():
-    """One registry: what a check names as its fix is what remediation plans with."""
+def test_every_automatic_fix_has_a_planner():
+    """One registry, built from the requirement modules: what a check names as its fix is what
+    remediation plans with, and an automatic fix without a planner is caught here, not at run time."""
     for name, fix in FIXES.items():
-        assert (fix.planner is not None) == fix.automatic, name
-    with pytest.raises(TypeError, match="needs a planner"):
-        Fix("made-up", ("N1",), "Do-Something", True, "")
+        assert (fix.planner is not None) == fix.automatic, (
+            f"fix {name} ({fix.refs}): automatic needs @planner"
+        )
+
+
+def test_each_requirement_lives_in_one_module_found_from_its_ref():
+    """checks/test_<ref>_<slug>.py holds the requirement's text, its check(s), its fix and cases."""
+    assert set(MODULES) == set(REQUIREMENTS)
+    for ref, module in MODULES.items():
+        req = module.REQUIREMENT
+        assert isinstance(req, Requirement)
+        assert module.__file__.rsplit("/", 1)[1].startswith(f"test_{ref.lower()}_"), module.__file__
+        assert req.synopsis == REQUIREMENTS[ref], f"{ref}: synopsis differs from lmready.requirements"
+        assert req.why and req.fix and req.links, ref
+        assert all(link.startswith("https://learn.microsoft.com/") for link in req.links), ref
+        checks = [m for m in CATALOGUE if m.func.__module__ == module.__name__]
+        assert checks and all(m.ref == ref for m in checks), ref
+        fix = getattr(module, "FIX", None)
+        assert {m.fix for m in checks if m.fix} == ({fix.name} if fix else set()), ref

@@ -110,13 +110,13 @@ def test_per_vm_results_in_the_report_vm_view(audit):
 
 
 def test_per_vm_node_ids_select_with_k(lab, inventory, tmp_path):
-    """Node ids: checks/test_per_vm.py::test_compare_vm[lab-hv01-lab-hv03:app01]; the pairs' ids
+    """Node ids: checks/test_v1_compare_vm.py::test_compare_vm[lab-hv01-lab-hv03:app01]; the pairs' ids
     are unchanged (test_virtual_switches[lab-hv01-lab-hv03])."""
     run = run_audit(
         tmp_path, inventory, "-v", "-k", "lab-hv01-lab-hv03:app01 or test_virtual_switches", env=lab.env()
     )
-    assert "checks/test_per_vm.py::test_compare_vm[lab-hv01-lab-hv03:app01] FAILED" in run.stdout
-    assert "checks/test_practice.py::test_virtual_switches[lab-hv01-lab-hv03] FAILED" in run.stdout
+    assert "checks/test_v1_compare_vm.py::test_compare_vm[lab-hv01-lab-hv03:app01] FAILED" in run.stdout
+    assert "checks/test_x1_virtual_switches.py::test_virtual_switches[lab-hv01-lab-hv03] FAILED" in run.stdout
     targets = {
         (r["check_id"], r["target"]) for r in run.findings["results"] if r["check_id"].startswith("LMR-06")
     }

@@ -101,7 +101,7 @@ def test_html_columns_matrix_and_details(example):
         assert key in example.html_data["environment"]
 
     tests = example.html_data["tests"]
-    node = "test_networks.py::test_migration_port[hv01-hv02]"
+    node = "test_n5_migration_port.py::test_migration_port[hv01-hv02]"
     (entry,) = tests[next(k for k in tests if k.endswith(node))]
     row = "".join(entry["resultsTableRow"])
     assert '<td class="col-checkId">LMR-045</td>' in row
@@ -121,12 +121,15 @@ def test_junit_properties(example):
     cases = {c.get("name"): c for c in example.junit.iter("testcase")}
     # The name is what CIs show: ID, title, target; the line is the check's own def.
     case = cases["LMR-045 Destination accepts TCP 6600 from the source [hv01->hv02]"]
-    assert (case.get("classname"), case.get("file")) == ("checks.test_networks", "checks/test_networks.py")
-    source = (REPO / "checks" / "test_networks.py").read_text().splitlines()
+    assert (case.get("classname"), case.get("file")) == (
+        "checks.test_n5_migration_port",
+        "checks/test_n5_migration_port.py",
+    )
+    source = (REPO / "checks" / "test_n5_migration_port.py").read_text().splitlines()
     assert source[int(case.get("line")) - 1].startswith("def test_migration_port(")
     # A check with applies= is wrapped (functools.wraps): still its own def line.
     wrapped = next(c for name, c in cases.items() if name.startswith("LMR-022 "))
-    source = (REPO / "checks" / "test_authentication.py").read_text().splitlines()
+    source = (REPO / "checks" / "test_a2_constrained_delegation.py").read_text().splitlines()
     assert source[int(wrapped.get("line")) - 1].startswith("def test_constrained_delegation(")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert props == {
@@ -178,7 +181,7 @@ def test_bare_pytest_in_repo_root_audits_the_example():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "checks/test_networks.py::test_migration_port[hv01-hv02]" in proc.stdout
+    assert "checks/test_n5_migration_port.py::test_migration_port[hv01-hv02]" in proc.stdout
     assert "tests/" not in proc.stdout
 
 

@@ -58,14 +58,14 @@ def test_live_hosts_are_asked_once_whatever_the_number_of_workers(tmp_path, samb
 
 @pytest.mark.parametrize("order", ["normal", "reversed"])
 def test_the_meta_test_holds_alone_and_in_any_order(tmp_path, order):
-    """test_every_check_was_seen_passing_and_failing runs the case tests itself."""
+    """The case-table meta-test reads the tables (CASES), so it holds alone and after the rows."""
     import subprocess
     import sys
 
     from audit_run import REPO
 
-    meta = "tests/test_checks.py::test_every_check_was_seen_passing_and_failing"
-    args = [meta] if order == "normal" else [meta, "tests/test_checks.py"]
+    meta = "tests/test_cases.py::test_every_requirement_has_a_passing_and_a_failing_case"
+    args = [meta] if order == "normal" else [meta, "tests/test_cases.py"]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=REPO,

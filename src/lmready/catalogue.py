@@ -6,6 +6,7 @@ lmready.plugin) turns the area into a marker and the results into reports."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import inspect
@@ -64,7 +65,7 @@ class CheckMeta:
     severity: Severity
     area: str
     scope: Scope
-    fix: str | None  # name in lmready.remediation.fixes.FIXES, or None
+    fix: str | None  # name of a Fix in the registry (load_fixes), or None
     directory: str  # DIRECTORY_NEEDS: does the check read Active Directory facts?
     applies: Callable[[Any], None] | None  # raises NotApplicable when the check does not apply
     func: Callable[..., Any]
@@ -72,6 +73,64 @@ class CheckMeta:
     @property
     def name(self) -> str:
         return self.func.__name__
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A requirement's text (REQUIREMENTS.md): each check module declares its ``REQUIREMENT``."""
+
+    ref: str
+    synopsis: str  # the one line of lmready.requirements
+    why: str  # what breaks when it does not hold
+    fix: str  # what the admin does
+    links: tuple[str, ...]  # Microsoft's documentation
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A fix of REQUIREMENTS.md section 4, declared as ``FIX`` by the module of the requirement
+    whose check names it. ``automatic``: lmready plans and makes it, through the module's
+    ``@planner(name)``; otherwise lmready prints the step and never runs it."""
+
+    name: str
+    action: str
+    automatic: bool
+    rule: str = ""
+    refs: tuple[str, ...] = ()  # filled by load_fixes: the requirement of the declaring module
+    planner: Callable[..., Any] | None = None  # filled by load_fixes
+
+
+EXPECTATIONS = ("pass", "fail", "warn", "skip")
+
+
+@dataclass(frozen=True, init=False)
+class Case:
+    """One row of a requirement's case table (``CASES``), in the PSRule style: the outcome
+    expected, the text its message must contain, and the facts that differ from a healthy
+    default (tests/factory.py builds them: ``host``/``policy``/``domain`` for a host check,
+    ``src``/``dst``/``policy``/``domains`` for a pair or a VM). tests/test_cases.py runs them all."""
+
+    expect: str
+    contains: tuple[str, ...]
+    facts: dict[str, Any]
+
+    def __init__(self, expect: str, *contains: str, **facts: Any):
+        if expect not in EXPECTATIONS:
+            raise TypeError(f"a case expects one of {EXPECTATIONS}, not {expect!r}")
+        object.__setattr__(self, "expect", expect)
+        object.__setattr__(self, "contains", contains)
+        object.__setattr__(self, "facts", facts)
+
+
+def planner(fix_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark the function that plans the automatic fix ``fix_name``: (finding, estate) -> changes.
+    It reads what the failing check expected from ``finding.wanted``, never works it out again."""
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        func.lmready_planner = fix_name  # type: ignore[attr-defined]
+        return func
+
+    return mark
 
 
 def check(
@@ -199,10 +258,10 @@ def suite_dir() -> Path:
     return checkout if checkout.is_dir() else here / "suite"
 
 
-def load_catalogue(directory: Path | None = None) -> list[CheckMeta]:
-    """Import the check modules (under private names) and return their metadata in file order."""
+def _suite_modules(directory: Path | None = None) -> list[Any]:
+    """Import the check modules, one per requirement, under private names, in file order."""
     directory = directory or suite_dir()
-    found: list[CheckMeta] = []
+    modules = []
     for path in sorted(directory.glob("test_*.py")):
         name = f"lmready_suite_{path.stem}"
         module = sys.modules.get(name)
@@ -212,8 +271,51 @@ def load_catalogue(directory: Path | None = None) -> list[CheckMeta]:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
+        modules.append(module)
+    return modules
+
+
+def load_catalogue(directory: Path | None = None) -> list[CheckMeta]:
+    """The checks' metadata, by ID."""
+    found: list[CheckMeta] = []
+    for module in _suite_modules(directory):
         for value in vars(module).values():
             meta = meta_of(value)
             if meta is not None and meta.func.__module__ == module.__name__:
                 found.append(meta)
     return sorted(found, key=lambda meta: meta.id)
+
+
+def requirement_modules(directory: Path | None = None) -> dict[str, Any]:
+    """Each requirement's module by its ref (the module's ``REQUIREMENT``): one hop from a ref to
+    its text, check, fix, planner and cases."""
+    found: dict[str, Any] = {}
+    for module in _suite_modules(directory):
+        requirement = getattr(module, "REQUIREMENT", None)
+        if not isinstance(requirement, Requirement):
+            raise TypeError(f"{module.__file__}: a check module declares its REQUIREMENT = Requirement(...)")
+        if requirement.ref in found:
+            raise TypeError(f"{module.__file__}: requirement {requirement.ref} has another module")
+        found[requirement.ref] = module
+    return found
+
+
+def load_fixes(directory: Path | None = None) -> dict[str, Fix]:
+    """The one fix registry, built from the requirement modules: each module's ``FIX``, with the
+    planner its module marks ``@planner(name)`` and the ref of its requirement. An automatic fix
+    whose planner is missing stays in the registry with ``planner=None`` (tests/test_catalogue.py
+    fails on it; remediation refuses it with a sentence); a planner for no declared fix is an error."""
+    fixes: dict[str, Fix] = {}
+    planners: dict[str, Callable[..., Any]] = {}
+    for ref, module in requirement_modules(directory).items():
+        for value in vars(module).values():
+            name = getattr(value, "lmready_planner", None)
+            if name is not None and planners.setdefault(name, value) is not value:
+                raise TypeError(f"{module.__file__}: the fix {name} has another planner")
+        fix = getattr(module, "FIX", None)
+        if isinstance(fix, Fix):
+            fixes[fix.name] = dataclasses.replace(fix, refs=(*fix.refs, ref))
+    stray = set(planners) - set(fixes)
+    if stray:
+        raise TypeError(f"planners for undeclared fixes: {', '.join(sorted(stray))}")
+    return {name: dataclasses.replace(fix, planner=planners.get(name)) for name, fix in fixes.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lmready.catalogue import applies_only_if
 from lmready.estate import Estate, FactsUnavailable, HostView, PairView
 from lmready.facts import HostFacts, VirtualMachine, VmComparison, VmMedia
 from lmready.values import Target
@@ -57,3 +58,19 @@ def vm_targets(estate: Estate, pairs: list[tuple[str, str]]) -> list[tuple[str, 
         if isinstance(facts, HostFacts) and "vms" not in facts.unread:
             out += [(src, dst, vm.name) for vm in facts.vms]
     return list(dict.fromkeys(out))  # Hyper-V lets two VMs share a name: one target each name
+
+
+def known_media(vm: VmView) -> VmMedia:
+    """V2's and V3's facts: the VM's media and vTPM; "does not apply" when the saved facts predate
+    them, an error when this VM's are missing."""
+    applies_only_if(
+        bool(vm.src.facts.vm_media),
+        "the media and vTPM of the source's VMs",
+        f"the facts of {vm.src} hold none (saved before lmready read them)",
+    )
+    media = vm.media()
+    if media is None:
+        raise FactsUnavailable(
+            f"{vm}: could not tell: the facts hold no media or vTPM of this VM (saved before lmready read them)."
+        )
+    return media

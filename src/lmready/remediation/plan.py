@@ -14,7 +14,7 @@ from lmready.estate import Estate, FactsUnavailable
 from lmready.findings import Finding
 from lmready.remediation import directory_changes, host_changes
 from lmready.remediation.change import HOST, Change, Value
-from lmready.remediation.fixes import FIXES
+from lmready.remediation.fixes import registry
 from lmready.remediation.planners import Refused
 
 FAILING = ("failed", "warning")
@@ -83,11 +83,15 @@ def _one_descriptor_change_per_account(changes: list[Change]) -> dict[Change, Ch
 
 def _changes_for(finding: Finding, estate: Estate) -> list[Change]:
     name = finding.check.fix
-    fix = FIXES.get(name) if name else None
+    fix = registry().get(name) if name else None
     if fix is None:
         raise Refused(f"REQUIREMENTS.md section 4 leaves this to the admin; the manual step: {finding.fix}")
     if not fix.automatic:
         raise Refused(f"{fix.rule}; the manual step: {finding.fix}")
+    if fix.planner is None:
+        raise Refused(
+            f"the fix {name} has no planner in the module of {finding.check.ref}; the manual step: {finding.fix}"
+        )
     return fix.planner(finding, estate)
 
 

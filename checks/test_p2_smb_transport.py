@@ -1,33 +1,20 @@
-"""REQUIREMENTS.md section 2, performance: TCP/IP, compression or SMB (P1-P2)."""
+"""P2: SMB: TCP 445, SMB Direct, Multichannel (REQUIREMENTS.md section 2)."""
 
-from lmready.catalogue import Severity, applies_only_if, check, fail, require, warn
+from lmready.catalogue import Case, Requirement, Severity, applies_only_if, check, fail, warn
 from lmready.constants import SMB_PORT
 from lmready.estate import PairView
 from lmready.facts import PerformanceOption
 
-
-@check(
-    "LMR-031",
-    ref="P1",
-    title="Both ends use the policy's migration performance option",
-    severity=Severity.MEDIUM,
-    area="performance",
-    fix="set-migration-performance",
+REQUIREMENT = Requirement(
+    ref="P2",
+    synopsis="SMB: TCP 445, SMB Direct, Multichannel",
+    why="migration over SMB needs TCP 445 to the destination, and is fast only with SMB Multichannel and SMB Direct (RDMA)",
+    fix="open TCP 445 on the migration network, enable SMB Multichannel and RDMA on the migration adapters",
+    links=(
+        "https://learn.microsoft.com/en-us/windows-server/storage/file-server/smb-direct",
+        "https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/manage/live-migration-overview",
+    ),
 )
-def test_performance_option(pair: PairView):
-    wrong = [
-        end
-        for end in (pair.src, pair.dst)
-        if end.facts.migration.performance_option != end.policy.performance
-    ]
-    expected = pair.src.policy.performance
-    require(
-        not wrong,
-        observed=", ".join(f"{e} {e.facts.migration.performance_option}" for e in wrong),
-        expected=f"{expected} on both hosts",
-        fix=f"Set-VMHost -VirtualMachineMigrationPerformanceOption {expected} on "
-        + " and ".join(str(e) for e in wrong),
-    )
 
 
 @check(
@@ -67,3 +54,27 @@ def test_smb_transport(pair: PairView):
         if severity > Severity.LOW:
             fail(observed, expected, fix, severity)
         warn(observed, expected, fix)
+
+
+# The outcomes and messages a few facts give (tests/test_cases.py; the healthy defaults: tests/factory.py).
+CASES = [
+    Case("skip", "SMB performance option"),
+    Case(
+        "pass",
+        src={"migration": {"performance_option": "SMB"}},
+        dst={"migration": {"performance_option": "SMB"}},
+    ),
+    Case(
+        "warn",
+        "no RDMA adapter on hv02",
+        src={"migration": {"performance_option": "SMB"}},
+        dst={"smb": {"rdma_enabled": False}},
+    ),
+    Case(
+        "fail",
+        "no RDMA",
+        src={"migration": {"performance_option": "SMB"}},
+        dst={"smb": {"rdma_enabled": False}},
+        policy={"require_rdma": True},
+    ),
+]
