@@ -17,8 +17,8 @@ REQUIREMENT = Requirement(
 
 def _thumbprint(guardian: str) -> str:
     """Guardians are written 'name|thumbprint': every host's local guardian is named
-    UntrustedGuardian, so only the certificate tells them apart."""
-    return guardian.rpartition("|")[2].lower() if "|" in guardian else guardian.lower()
+    UntrustedGuardian, so only the certificate tells them apart ('' when it was not read)."""
+    return guardian.partition("|")[2].strip().lower()
 
 
 @check(
@@ -35,11 +35,11 @@ def test_vtpm_key_protector(vm: VmView):
         raise FactsUnavailable(
             f"{vm}: could not tell whether it has a virtual TPM: {media.error or 'not read'}"
         )
-    if not media.key_protector_owner:
+    if not _thumbprint(media.key_protector_owner):
+        why = media.key_protector_error or media.error or "no owner certificate"
         raise FactsUnavailable(
             f"{vm}: could not tell: the owner of its key protector could not be read on {vm.src} "
-            f"({media.error or 'no owner'}); ConvertTo-HgsKeyProtector needs the HGS client and "
-            "administrator rights."
+            f"({why}); ConvertTo-HgsKeyProtector needs the HGS client and administrator rights."
         )
     guardians = vm.dst.facts.guardians  # unread (no admin rights on dst): could not tell
     owner = media.key_protector_owner

@@ -554,6 +554,12 @@ def test_v2_vtpm_key_protector():
     )
     with pytest.raises(FactsUnavailable, match="could not tell"):
         CHECKS["V2"](vm(host_facts(vm_media=[{**tpm, "key_protector_owner": ""}])))
+    # Same name, certificate not read: every local guardian is UntrustedGuardian, so that is no match.
+    unread = {**tpm, "key_protector_owner": "UntrustedGuardian|", "key_protector_error": "Access is denied."}
+    with pytest.raises(FactsUnavailable, match=r"could not tell: .*\(Access is denied\.\)"):
+        CHECKS["V2"](
+            vm(host_facts(vm_media=[unread]), host_facts("hv02", 2, guardians=["UntrustedGuardian|"]))
+        )
 
 
 def test_v3_media_on_destination():
