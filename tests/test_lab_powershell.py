@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from powershell_syntax import commands, syntax_errors
+from powershell_syntax import commands, nodes, syntax_errors
 from test_lab_model import lab, state
 
 from lmready import wire
@@ -23,7 +23,6 @@ from lmready.lab.powershell import ast
 from lmready.lab.powershell.binding import HONOURED, META
 from lmready.lab.powershell.builtins import BUILTINS
 from lmready.lab.powershell.evaluator import Runtime
-from lmready.lab.powershell.parser import parse
 from lmready.per_vm import PATHS_MARKER, PER_VM_MARKER, paths_script, per_vm_script
 from lmready.remediation import host_changes as hosts
 from lmready.remediation.change import HOST, Change
@@ -312,25 +311,14 @@ def property_misses(script: str) -> list[tuple[str, str]]:
 
 def problem_facts(script: str) -> set[str]:
     """The fact names collect_host.ps1 reports problems under (Read-Fact and Add-Problem)."""
-    found = set()
-
-    def walk(node: Any) -> None:
-        if (
-            isinstance(node, ast.Command)
-            and isinstance(node.name, ast.Constant)
-            and str(node.name.value).lower() in ("read-fact", "add-problem")
-            and isinstance(node.elements[0], ast.Constant)
-        ):
-            found.add(node.elements[0].value)
-        if isinstance(node, ast.Node):
-            for name in node.__slots__:
-                walk(getattr(node, name))
-        elif isinstance(node, tuple):
-            for item in node:
-                walk(item)
-
-    walk(parse(script))
-    return found
+    return {
+        node.elements[0].value
+        for node in nodes(script)
+        if isinstance(node, ast.Command)
+        and isinstance(node.name, ast.Constant)
+        and str(node.name.value).lower() in ("read-fact", "add-problem")
+        and isinstance(node.elements[0], ast.Constant)
+    }
 
 
 def test_the_keys_collect_host_emits_are_the_keys_the_facts_model_takes():
