@@ -281,7 +281,9 @@ class VmMedia(Model):
         description="the guardian that owns the key protector, name|thumbprint of its signing certificate "
         "(ConvertTo-HgsKeyProtector .Owner); empty: no vTPM or could not tell",
     )
-    key_protector_error: str = Field(default="", description="why the key protector's owner could not be read")
+    key_protector_error: str = Field(
+        default="", description="why the key protector's owner could not be read"
+    )
     error: str = Field(default="", description="why some of it could not be read")
 
 

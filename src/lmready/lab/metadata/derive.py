@@ -670,8 +670,16 @@ UNVERIFIED_TYPES = {  # type: (source, properties) -- from knowledge of the real
     "System.Security.Cryptography.X509Certificates.X509Certificate2": (
         "https://learn.microsoft.com/dotnet/api/system.security.cryptography.x509certificates.x509certificate2"
         " (the properties a guardian's certificates are read by)",
-        {"Thumbprint": S, "Subject": S, "Issuer": S, "NotBefore": "System.DateTime", "NotAfter": "System.DateTime",
-         "HasPrivateKey": B, "FriendlyName": S, "SerialNumber": S},
+        {
+            "Thumbprint": S,
+            "Subject": S,
+            "Issuer": S,
+            "NotBefore": "System.DateTime",
+            "NotAfter": "System.DateTime",
+            "HasPrivateKey": B,
+            "FriendlyName": S,
+            "SerialNumber": S,
+        },
     ),
     cim("root/Microsoft/Windows/Hgs", "MSFT_HgsKeyProtector"): (
         "knowledge: ConvertTo-HgsKeyProtector | Get-Member (its docs name the class, not its properties)",
