@@ -15,7 +15,6 @@ from lmready.lab.metadata import NO_ARGUMENT, BindingError, BoundParameters, Cmd
 from lmready.lab.powershell.errors import NotModelled, PSError, record
 
 META = load()
-SWITCH = object()  # a parameter written without a value: -PassThru
 # Common parameters every lab cmdlet honours (through Call); the others are not modelled.
 HONOURED = frozenset(
     {"ErrorAction", "WhatIf", "Confirm", "Verbose", "Debug", "WarningAction", "InformationAction"}
@@ -25,7 +24,7 @@ HONOURED = frozenset(
 @dataclass(frozen=True)
 class Argument:
     name: str | None  # the parameter name as written, or None for a positional argument
-    value: Any  # SWITCH for -Name without a value
+    value: Any  # NO_ARGUMENT for -Name without a value (-PassThru)
 
 
 def _error(exc: BindingError) -> PSError:
@@ -67,8 +66,7 @@ def bind(
                 positional.append(arg.value)
                 continue
             value = arg.value
-            if value is SWITCH:
-                value = NO_ARGUMENT
+            if value is NO_ARGUMENT:
                 param = META.resolve(cmdlet, arg.name)
                 if not param.switch and i < len(arguments) and arguments[i].name is None:
                     value = arguments[i].value

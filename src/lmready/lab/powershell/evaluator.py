@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from lmready.lab.metadata import NO_ARGUMENT
 from lmready.lab.metadata import Cmdlet as CmdletInfo
 from lmready.lab.powershell import ast as A
 from lmready.lab.powershell import dotnet
-from lmready.lab.powershell.binding import SWITCH, Argument, action, bind, command
+from lmready.lab.powershell.binding import Argument, action, bind, command
 from lmready.lab.powershell.errors import (
     DotNetException,
     ErrorRecord,
@@ -524,7 +525,7 @@ class Runtime:
         args, texts = [], []
         for element in elements:
             if isinstance(element, A.CommandParameter):
-                value = SWITCH if element.argument is None else self.eval(element.argument)
+                value = NO_ARGUMENT if element.argument is None else self.eval(element.argument)
                 args.append(Argument(element.name, value))
                 texts.append(element.text)
             else:
@@ -648,7 +649,7 @@ class Runtime:
                 )
             value = arg.value
             param = params[matches[0]]
-            if value is SWITCH:
+            if value is NO_ARGUMENT:
                 if (param.type_name or "").lower() == "switch":
                     value = True
                 elif pending and pending[0].name is None:
